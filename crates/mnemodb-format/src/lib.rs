@@ -44,9 +44,11 @@ mod prefix;
 mod segment_header;
 
 pub use crc::{Crc32Writer, crc32, crc32_parts};
+/// Incremental CRC32 state (re-exported so every crate checksums with the same implementation).
+pub use crc32fast::Hasher as Crc32Hasher;
 pub use decode::{ByteReader, read_pod};
 pub use error::{FormatError, Result};
 pub use kind::{FileKind, VersionRange};
 pub use layout::{ALIGN, align_up, check_zero, padding_to_align};
 pub use prefix::{BYTE_ORDER_MARK, FilePrefix, MAGIC};
-pub use segment_header::{DType, SegmentHeader, SegmentLayout};
+pub use segment_header::{DType, MAX_DIM, SegmentHeader, SegmentLayout};
