@@ -92,7 +92,11 @@ impl TopK {
     /// The hits, best first.
     pub fn into_sorted_vec(self) -> Vec<Hit> {
         // `into_sorted_vec` is ascending in `Ord`, i.e. best first.
-        self.heap.into_sorted_vec().into_iter().map(|r| r.0).collect()
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
     }
 }
 
@@ -103,7 +107,14 @@ mod tests {
     #[test]
     fn keeps_best_k_with_id_tiebreak() {
         let mut t = TopK::new(3);
-        for (id, d) in [(5, 1.0), (4, 1.0), (1, 3.0), (2, 0.5), (3, 1.0), (9, f32::INFINITY)] {
+        for (id, d) in [
+            (5, 1.0),
+            (4, 1.0),
+            (1, 3.0),
+            (2, 0.5),
+            (3, 1.0),
+            (9, f32::INFINITY),
+        ] {
             t.push(id, d);
         }
         let ids: Vec<u64> = t.into_sorted_vec().iter().map(|h| h.id).collect();
@@ -117,7 +128,11 @@ mod tests {
         let mut all = TopK::new(4);
         for i in 0..50u64 {
             let d = ((i * 37) % 11) as f32;
-            if i % 2 == 0 { a.push(i, d) } else { b.push(i, d) }
+            if i % 2 == 0 {
+                a.push(i, d)
+            } else {
+                b.push(i, d)
+            }
             all.push(i, d);
         }
         a.merge(b);

@@ -33,7 +33,9 @@
 #![deny(clippy::indexing_slicing, clippy::panic, clippy::expect_used)]
 
 #[cfg(target_endian = "big")]
-compile_error!("mnemodb files are little-endian and headers are cast in place: big-endian targets are not supported");
+compile_error!(
+    "mnemodb files are little-endian and headers are cast in place: big-endian targets are not supported"
+);
 
 mod crc;
 mod decode;

@@ -117,7 +117,10 @@ mod tests {
         let mut b = bytes.clone();
         b[12] = 99;
         let err = FilePrefix::decode(&b, f, FileKind::Segment).unwrap_err();
-        assert!(matches!(err, FormatError::UnsupportedVersion { found: 99, .. }));
+        assert!(matches!(
+            err,
+            FormatError::UnsupportedVersion { found: 99, .. }
+        ));
         assert!(err.to_string().contains("version 99"), "{err}");
     }
 }

@@ -255,7 +255,10 @@ impl SegmentHeader {
         ];
         for (offset, name, stored, expected) in checks {
             if stored != expected {
-                return bad(offset, format!("{name} is {stored}, layout says {expected}"));
+                return bad(
+                    offset,
+                    format!("{name} is {stored}, layout says {expected}"),
+                );
             }
         }
         if actual_len != layout.file_len {

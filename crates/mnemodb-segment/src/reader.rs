@@ -163,9 +163,9 @@ impl SegmentReader {
 
     fn try_rows(&self) -> Option<&[f32]> {
         let l = &self.layout;
-        let bytes = self.bytes.get(
-            l.rows_offset as usize..(l.rows_offset + l.row_count * l.row_stride) as usize,
-        )?;
+        let bytes = self
+            .bytes
+            .get(l.rows_offset as usize..(l.rows_offset + l.row_count * l.row_stride) as usize)?;
         bytemuck::try_cast_slice(bytes).ok()
     }
 

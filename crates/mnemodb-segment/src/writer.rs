@@ -7,8 +7,7 @@ use std::sync::Arc;
 use mnemodb_distance::Metric;
 use mnemodb_format::{DType, SegmentHeader, SegmentLayout, padding_to_align};
 use mnemodb_io::{
-    FileHandle, Fs, IoContext, OpenOptions as FileOpenOptions, SeqWriter, durable_rename,
-    temp_path,
+    FileHandle, Fs, IoContext, OpenOptions as FileOpenOptions, SeqWriter, durable_rename, temp_path,
 };
 
 use crate::error::{Error, Result};
@@ -93,16 +92,17 @@ impl<'fs> SegmentWriter<'fs> {
     /// Start writing the segment that will live at `path` (through `path`'s temp name).
     pub fn create(fs: &'fs dyn Fs, path: &Path, options: SegmentOptions) -> Result<Self> {
         let block_rows = options.resolved_block_rows();
-        let layout = SegmentLayout::compute(options.dim, DType::F32, 0, block_rows).ok_or_else(
-            || Error::InvalidOptions {
-                file: path.into(),
-                what: format!(
-                    "dimension {} outside 1..={}",
-                    options.dim,
-                    mnemodb_format::MAX_DIM
-                ),
-            },
-        )?;
+        let layout =
+            SegmentLayout::compute(options.dim, DType::F32, 0, block_rows).ok_or_else(|| {
+                Error::InvalidOptions {
+                    file: path.into(),
+                    what: format!(
+                        "dimension {} outside 1..={}",
+                        options.dim,
+                        mnemodb_format::MAX_DIM
+                    ),
+                }
+            })?;
         let tmp = temp_path(path);
         let file = fs
             .open(&tmp, FileOpenOptions::create_truncate())
@@ -153,7 +153,7 @@ impl<'fs> SegmentWriter<'fs> {
         self.row_buf.extend_from_slice(vector);
         self.options.metric.prepare(&mut self.row_buf);
 
-        if row % u64::from(self.block_rows) == 0 {
+        if row.is_multiple_of(u64::from(self.block_rows)) {
             self.block_hashers.push(mnemodb_format::Crc32Hasher::new());
         }
         let bytes: &[u8] = bytemuck::cast_slice(&self.row_buf);
@@ -173,11 +173,12 @@ impl<'fs> SegmentWriter<'fs> {
     /// directory. Only after this returns is the segment durable and visible at its path.
     pub fn finish(mut self) -> Result<SegmentInfo> {
         let row_count = self.ids.len() as u64;
-        let layout = SegmentLayout::compute(self.options.dim, DType::F32, row_count, self.block_rows)
-            .ok_or_else(|| Error::InvalidOptions {
-                file: self.path.clone(),
-                what: format!("{row_count} rows overflow the file size"),
-            })?;
+        let layout =
+            SegmentLayout::compute(self.options.dim, DType::F32, row_count, self.block_rows)
+                .ok_or_else(|| Error::InvalidOptions {
+                    file: self.path.clone(),
+                    what: format!("{row_count} rows overflow the file size"),
+                })?;
         self.check_unique_ids()?;
 
         // Rows end where the writer stands; pad to the id column.

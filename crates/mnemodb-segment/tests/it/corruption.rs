@@ -20,7 +20,14 @@ fn sample_file() -> Vec<u8> {
     let dir = scratch_dir();
     let path = dir.path().join("seg.vec");
     // dim 5: rows carry padding; 4 rows per block: several blocks and a short last one.
-    write_segment(&StdFs, &path, Metric::L2, &vectors::random_rows(10, 5, 3), 5, Some(4));
+    write_segment(
+        &StdFs,
+        &path,
+        Metric::L2,
+        &vectors::random_rows(10, 5, 3),
+        5,
+        Some(4),
+    );
     std::fs::read(path).unwrap()
 }
 
@@ -35,7 +42,10 @@ fn every_single_bit_flip_is_detected() {
             Ok(_) => panic!("flip of bit {bit} (byte {}) went undetected", bit / 8),
             Err(Error::Format(e)) => {
                 let off = e.offset().expect("offset");
-                assert!(off <= good.len() as u64, "bit {bit}: offset {off} beyond file");
+                assert!(
+                    off <= good.len() as u64,
+                    "bit {bit}: offset {off} beyond file"
+                );
                 assert!(e.to_string().contains("seg.vec"), "{e}");
             }
             Err(other) => panic!("bit {bit}: unexpected error kind {other}"),
@@ -47,7 +57,9 @@ fn every_single_bit_flip_is_detected() {
 fn every_truncation_and_extension_is_refused() {
     let good = sample_file();
     for len in 0..good.len() {
-        let err = open_verified(&good[..len]).err().unwrap_or_else(|| panic!("len {len} opened"));
+        let err = open_verified(&good[..len])
+            .err()
+            .unwrap_or_else(|| panic!("len {len} opened"));
         assert!(matches!(err, Error::Format(_)), "len {len}: {err}");
     }
     let mut longer = good.clone();
@@ -62,7 +74,10 @@ fn foreign_future_and_wrong_kind_files_are_typed() {
     future[12..16].copy_from_slice(&2u32.to_le_bytes());
     assert!(matches!(
         open_verified(&future),
-        Err(Error::Format(FormatError::UnsupportedVersion { found: 2, .. }))
+        Err(Error::Format(FormatError::UnsupportedVersion {
+            found: 2,
+            ..
+        }))
     ));
     let wrong = bytemuck::bytes_of(&FilePrefix::new(FileKind::HnswIndex)).to_vec();
     assert!(matches!(
@@ -73,14 +88,24 @@ fn foreign_future_and_wrong_kind_files_are_typed() {
         open_verified(b"PK\x03\x04 this is a zip file, not a segment........"),
         Err(Error::Format(FormatError::NotMnemodb { .. }))
     ));
-    assert!(matches!(open_verified(&[]), Err(Error::Format(FormatError::Corrupted { .. }))));
+    assert!(matches!(
+        open_verified(&[]),
+        Err(Error::Format(FormatError::Corrupted { .. }))
+    ));
 }
 
 #[test]
 fn on_disk_patch_names_file_and_offset() {
     let dir = scratch_dir();
     let path = dir.path().join("seg-9.vec");
-    write_segment(&StdFs, &path, Metric::L2, &vectors::random_rows(100, 16, 4), 16, Some(8));
+    write_segment(
+        &StdFs,
+        &path,
+        Metric::L2,
+        &vectors::random_rows(100, 16, 4),
+        16,
+        Some(8),
+    );
     let seg = SegmentReader::open(&StdFs, &path).unwrap();
     let row_50 = seg.layout().rows_offset + 50 * seg.layout().row_stride;
     drop(seg);
@@ -88,7 +113,10 @@ fn on_disk_patch_names_file_and_offset() {
     // Open stays O(1) and succeeds; verify catches the damaged block.
     let seg = SegmentReader::open(&StdFs, &path).unwrap();
     let err = seg.verify().unwrap_err().to_string();
-    assert!(err.contains("seg-9.vec") && err.contains("block 6"), "{err}");
+    assert!(
+        err.contains("seg-9.vec") && err.contains("block 6"),
+        "{err}"
+    );
     let err = SegmentReader::open_with(&StdFs, &path, OpenOptions { verify: true })
         .unwrap_err()
         .to_string();

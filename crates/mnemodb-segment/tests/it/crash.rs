@@ -59,8 +59,11 @@ fn io_error_countdown_never_publishes_a_partial_segment() {
                     let image = mem.crash_image(mode);
                     if image.exists(path).unwrap() {
                         // Published: it must be the whole, valid segment.
-                        let seg = SegmentReader::open_with(&image, path, OpenOptions { verify: true })
-                            .unwrap_or_else(|e| panic!("n={n} {mode:?}: published segment is bad: {e}"));
+                        let seg =
+                            SegmentReader::open_with(&image, path, OpenOptions { verify: true })
+                                .unwrap_or_else(|e| {
+                                    panic!("n={n} {mode:?}: published segment is bad: {e}")
+                                });
                         assert_eq!(seg.len(), 50);
                     }
                 }

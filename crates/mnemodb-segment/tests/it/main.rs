@@ -3,6 +3,7 @@
 
 mod corruption;
 mod crash;
+mod fuzz_corpus;
 mod roundtrip;
 
 use std::path::Path;

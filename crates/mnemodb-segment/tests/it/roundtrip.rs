@@ -14,14 +14,17 @@ fn std_fs_round_trip_is_mapped_and_exact() {
     let info = write_segment(&StdFs, &path, Metric::L2, &rows, 37, Some(64));
     assert_eq!(info.row_count, 3000);
     assert_eq!(info.file_len, std::fs::metadata(&path).unwrap().len());
-    let seg =
-        SegmentReader::open_with(&StdFs, &path, OpenOptions { verify: true }).unwrap();
+    let seg = SegmentReader::open_with(&StdFs, &path, OpenOptions { verify: true }).unwrap();
     assert!(seg.is_mapped());
     assert_eq!(seg.len(), 3000);
     assert_eq!(seg.dim(), 37);
     assert_eq!(seg.generation(), 7);
     assert_eq!(seg.content_crc(), info.content_crc);
-    assert_eq!(seg.rows().as_ptr() as usize % 64, 0, "rows are 64-byte aligned");
+    assert_eq!(
+        seg.rows().as_ptr() as usize % 64,
+        0,
+        "rows are 64-byte aligned"
+    );
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(seg.row(i).unwrap(), &r[..]);
         assert_eq!(seg.id(i), Some(1000 + i as u64));
@@ -68,18 +71,27 @@ fn bad_vectors_and_duplicate_ids_are_refused() {
     let path = std::path::Path::new("/d/seg.vec");
     let mut w = SegmentWriter::create(&fs, path, SegmentOptions::new(3, Metric::L2, 1)).unwrap();
     let err = w.push(1, &[1.0, 2.0]).unwrap_err();
-    assert!(matches!(err, Error::InvalidVector { row: 0, id: 1, .. }), "{err}");
+    assert!(
+        matches!(err, Error::InvalidVector { row: 0, id: 1, .. }),
+        "{err}"
+    );
     let err = w.push(1, &[1.0, f32::NAN, 2.0]).unwrap_err();
-    assert!(err.to_string().contains("index 1") || err.to_string().contains("component 1"), "{err}");
+    assert!(
+        err.to_string().contains("index 1") || err.to_string().contains("component 1"),
+        "{err}"
+    );
     w.push(5, &[1.0, 2.0, 3.0]).unwrap();
     w.push(5, &[1.0, 2.0, 3.0]).unwrap();
     let err = w.finish().unwrap_err();
     assert!(matches!(err, Error::DuplicateId { id: 5, .. }), "{err}");
-    assert!(!fs.exists(path).unwrap(), "a failed segment is never published");
+    assert!(
+        !fs.exists(path).unwrap(),
+        "a failed segment is never published"
+    );
 
     for dim in [0u32, 65_537] {
-        let err = SegmentWriter::create(&fs, path, SegmentOptions::new(dim, Metric::L2, 1))
-            .unwrap_err();
+        let err =
+            SegmentWriter::create(&fs, path, SegmentOptions::new(dim, Metric::L2, 1)).unwrap_err();
         assert!(matches!(err, Error::InvalidOptions { .. }), "{err}");
     }
 }
