@@ -108,7 +108,8 @@ pub fn search_batch_with<Q: AsRef<[f32]> + Sync>(
         targets,
         queries: &prepared,
         k,
-        dist: metric.distance_fn(),
+        metric,
+        pair: mnemodb_distance::distance_fn_with(mnemodb_distance::Backend::Tile, metric),
         tile_rows: rows_per(TILE_BYTES, targets),
     };
     let units = plan_units(targets);
@@ -210,7 +211,10 @@ struct Scan<'a, 't> {
     targets: &'a [Target<'t>],
     queries: &'a [Vec<f32>],
     k: usize,
-    dist: DistanceFn,
+    metric: Metric,
+    /// The same kernel one pair at a time, for sparse allow-lists: bit-identical to the
+    /// blocked kernels, so a result never depends on which path computed it.
+    pair: DistanceFn,
     tile_rows: usize,
 }
 
@@ -219,48 +223,121 @@ impl Scan<'_, '_> {
         vec![TopK::new(self.k); self.queries.len()]
     }
 
+    /// Scan one unit: tile by tile (each tile against every query, blocked kernel), or, per
+    /// query, the whole unit at once (one-query blocked kernel, streaming from memory).
     fn unit(&self, unit: &Unit, tiled: bool) -> Vec<TopK> {
         let mut heaps = self.empty();
         let Some(target) = self.targets.get(unit.target) else {
             return heaps;
         };
+        let seg = target.segment;
+        let (stride, rows, ids) = (seg.stride(), seg.rows(), seg.ids());
         let step = if tiled {
             self.tile_rows
         } else {
             unit.end - unit.start
         };
+        let query_refs: Vec<&[f32]> = self.queries.iter().map(Vec::as_slice).collect();
+        let mut dist = vec![
+            0.0f32;
+            if tiled {
+                step * self.queries.len()
+            } else {
+                step
+            }
+        ];
         let mut start = unit.start;
         while start < unit.end {
             let end = (start + step).min(unit.end);
-            for (query, heap) in self.queries.iter().zip(heaps.iter_mut()) {
-                self.rows(target, start, end, query, heap);
+            let n = end - start;
+            let allow = target.allow;
+            if let Some(allow) = allow
+                && (allow.range_cardinality(start as u32..end as u32) as usize) * SPARSE_RATIO < n
+            {
+                self.sparse_rows(target, allow, start, end, &mut heaps);
+                start = end;
+                continue;
+            }
+            let tile = rows.get(start * stride..end * stride).unwrap_or_default();
+            let tile_ids = ids.get(start..end).unwrap_or_default();
+            if tiled {
+                let out = dist.get_mut(..n * query_refs.len()).unwrap_or_default();
+                mnemodb_distance::tile::distances_tile(self.metric, &query_refs, tile, stride, out);
+                for (q, heap) in heaps.iter_mut().enumerate() {
+                    let row_dist = out.get(q * n..(q + 1) * n).unwrap_or_default();
+                    offer(heap, row_dist, tile_ids, start, allow);
+                }
+            } else {
+                let out = dist.get_mut(..n).unwrap_or_default();
+                for (query, heap) in query_refs.iter().zip(heaps.iter_mut()) {
+                    mnemodb_distance::batch::distances_strided(
+                        self.metric,
+                        query,
+                        tile,
+                        stride,
+                        out,
+                    );
+                    offer(heap, out, tile_ids, start, allow);
+                }
             }
             start = end;
         }
         heaps
     }
 
-    /// Offer rows `[start, end)` of `target` to `heap`.
-    #[inline]
-    fn rows(&self, target: &Target<'_>, start: usize, end: usize, query: &[f32], heap: &mut TopK) {
+    /// A range whose allowed rows are few: compute only those, one pair at a time.
+    fn sparse_rows(
+        &self,
+        target: &Target<'_>,
+        allow: &RoaringBitmap,
+        start: usize,
+        end: usize,
+        heaps: &mut [TopK],
+    ) {
         let seg = target.segment;
-        let (dim, stride) = (seg.dim(), seg.stride());
-        let rows = seg.rows();
-        let ids = seg.ids();
-        let mut offer = |row: usize| {
+        let (dim, stride, rows, ids) = (seg.dim(), seg.stride(), seg.rows(), seg.ids());
+        for row in allow.range(start as u32..end as u32) {
+            let row = row as usize;
             let at = row * stride;
-            if let (Some(v), Some(&id)) = (rows.get(at..at + dim), ids.get(row)) {
-                let d = (self.dist)(query, v);
+            let (Some(v), Some(&id)) = (rows.get(at..at + dim), ids.get(row)) else {
+                continue;
+            };
+            for (query, heap) in self.queries.iter().zip(heaps.iter_mut()) {
+                let d = (self.pair)(query, v);
                 if d <= heap.threshold() {
                     heap.push(id, d);
                 }
             }
-        };
-        match target.allow {
-            None => (start..end).for_each(&mut offer),
-            Some(allow) => allow
-                .range(start as u32..end as u32)
-                .for_each(|r| offer(r as usize)),
+        }
+    }
+}
+
+/// A range is scanned pair by pair when fewer than one row in this many is allowed;
+/// otherwise the blocked kernel computes the whole range and disallowed rows are skipped.
+const SPARSE_RATIO: usize = 8;
+
+/// Offer the distances of rows `first..first + dist.len()` to `heap`, skipping rows the
+/// allow-list excludes.
+#[inline]
+fn offer(heap: &mut TopK, dist: &[f32], ids: &[u64], first: usize, allow: Option<&RoaringBitmap>) {
+    match allow {
+        None => {
+            for (&d, &id) in dist.iter().zip(ids) {
+                if d <= heap.threshold() {
+                    heap.push(id, d);
+                }
+            }
+        }
+        Some(allow) => {
+            let end = first + dist.len();
+            for row in allow.range(first as u32..end as u32) {
+                let i = row as usize - first;
+                if let (Some(&d), Some(&id)) = (dist.get(i), ids.get(i))
+                    && d <= heap.threshold()
+                {
+                    heap.push(id, d);
+                }
+            }
         }
     }
 }
