@@ -1,9 +1,11 @@
 //! Vector search over mnemodb segments.
 //!
-//! Today: [`flat`], exact top-k by a full scan, for one query or a batch, over one or many
-//! segments, with an optional allow-list of rows per segment. HNSW and IVF indexes come
-//! later and share [`Hit`], [`TopK`] and the score convention of `mnemodb-distance`
-//! (distance, smaller is closer; ties broken by lower id, so results are deterministic).
+//! [`flat`]: exact top-k by a full scan, for one query or a batch, over one or many
+//! segments, with an optional allow-list of rows per segment. [`hnsw`]: the HNSW graph
+//! index (parallel build, frozen mapped index files, a live graph for growing segments,
+//! filtered search). IVF comes later. All share [`Hit`], [`TopK`] and the score convention
+//! of `mnemodb-distance` (distance, smaller is closer; ties broken by lower id, so results
+//! are deterministic).
 //!
 //! Work runs on a rayon pool the caller provides, so an engine keeps its own named pool and
 //! a library user's global pool is never touched.
@@ -33,6 +35,7 @@
 mod error;
 pub mod flat;
 mod hit;
+pub mod hnsw;
 mod topk;
 
 pub use error::{Error, Result};

@@ -37,20 +37,29 @@ compile_error!(
     "mnemodb files are little-endian and headers are cast in place: big-endian targets are not supported"
 );
 
+mod checkpoint_header;
 mod crc;
 mod decode;
 mod error;
+mod hnsw_header;
 mod kind;
 mod layout;
 mod prefix;
 mod segment_header;
+mod wal_header;
 
+pub use checkpoint_header::CheckpointHeader;
 pub use crc::{Crc32Writer, crc32, crc32_parts};
 /// Incremental CRC32 state (re-exported so every crate checksums with the same implementation).
 pub use crc32fast::Hasher as Crc32Hasher;
 pub use decode::{ByteReader, read_pod};
 pub use error::{FormatError, Result};
+pub use hnsw_header::{
+    HNSW_KNOWN_FLAGS, HNSW_MAX_LEVEL, HNSW_MAX_M0, HNSW_NO_ENTRY, HnswHeader, HnswHeaderFields,
+    HnswLayout,
+};
 pub use kind::{FileKind, VersionRange};
 pub use layout::{ALIGN, align_up, check_zero, padding_to_align};
 pub use prefix::{BYTE_ORDER_MARK, FilePrefix, MAGIC};
 pub use segment_header::{DType, MAX_DIM, SegmentHeader, SegmentLayout};
+pub use wal_header::WalHeader;

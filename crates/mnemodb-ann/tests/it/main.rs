@@ -1,3 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 //! Integration tests of mnemodb-ann.
 mod flat;
+mod hnsw;
+mod hnsw_alloc;
+mod hnsw_file;
+mod hnsw_live;

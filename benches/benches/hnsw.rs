@@ -1,0 +1,906 @@
+//! HNSW: recall@10 vs QPS over an ef sweep (1 and 2 threads), build time (2 threads),
+//! memory per vector, index open time, each hot-loop trick on and off, and filtered search
+//! by selectivity. Prints tables, writes `docs/bench/hnsw-*.csv` and the recall-vs-QPS plot
+//! `docs/bench/hnsw-recall-qps.{svg,png}` (with hnswlib's curves when
+//! `docs/bench/hnswlib-peer.csv` exists: `python3 benches/hnswlib_peer.py`).
+//!
+//! ```text
+//! MNEMODB_DATASET=../shared/datasets/wordnet-minilm-50k cargo bench -p mnemodb-benches --bench hnsw
+//! MNEMODB_HNSW_1M=1 ...      # also synthetic 1M×96 (several minutes; writes it as fvecs for the peer)
+//! MNEMODB_HNSW_ONLY_1M=1 ... # only synthetic 1M×96
+//! MNEMODB_HNSW_DUEL=../shared/datasets/wordnet-minilm-50k ... # side by side with hnswlib
+//! MNEMODB_HNSW_PLOT_ONLY=1 ... # only redraw the plot from the CSVs
+//! ```
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mnemodb_ann::flat::{self, Target};
+use mnemodb_ann::hnsw::{HnswIndex, HnswParams, SearchOptions, SearchTuning, VisitedMode};
+use mnemodb_benches::{pool, scratch_dir, write_segment};
+use mnemodb_dataset::{
+    Neighbors, Vectors, read_ids, read_vectors, recall_at_k, synthetic, write_fvecs, write_ivecs,
+};
+use mnemodb_distance::Metric;
+use mnemodb_io::StdFs;
+use mnemodb_segment::SegmentReader;
+use rayon::prelude::*;
+use roaring::RoaringBitmap;
+
+const EFS: [usize; 12] = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
+const REPS: usize = 3;
+
+struct QuerySet {
+    name: &'static str,
+    queries: Vectors,
+    truth: Neighbors,
+}
+
+#[derive(Default)]
+struct Csv {
+    recall: String,
+    build: String,
+    tricks: String,
+    filter: String,
+    open: String,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn out_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/bench")
+}
+
+/// Run every query once on the current thread; (recall@10, seconds).
+fn run_1t(index: &HnswIndex, set: &QuerySet, opts: &SearchOptions<'_>) -> (f64, f64) {
+    let t = Instant::now();
+    let mut out = Vec::new();
+    let mut results: Vec<Vec<u64>> = Vec::with_capacity(set.queries.len());
+    for q in set.queries.rows() {
+        index.search_rows_into(q, 10, opts, &mut out).unwrap();
+        results.push(out.iter().map(|h| h.id).collect());
+    }
+    let secs = t.elapsed().as_secs_f64();
+    (recall_at_k(&results, &set.truth, 10).unwrap(), secs)
+}
+
+fn run_2t(
+    index: &HnswIndex,
+    set: &QuerySet,
+    opts: &SearchOptions<'_>,
+    two: &rayon::ThreadPool,
+) -> f64 {
+    let queries: Vec<&[f32]> = set.queries.rows().collect();
+    let t = Instant::now();
+    two.install(|| {
+        queries.par_iter().with_min_len(8).for_each(|q| {
+            std::hint::black_box(index.search(q, 10, opts).unwrap());
+        })
+    });
+    t.elapsed().as_secs_f64()
+}
+
+fn qps(n: usize, secs: f64) -> f64 {
+    n as f64 / secs
+}
+
+fn build(seg: &SegmentReader, params: HnswParams, threads: usize) -> (HnswIndex, f64) {
+    let p = pool(threads);
+    let t = Instant::now();
+    let index = HnswIndex::build(&p, seg, params).unwrap();
+    (index, t.elapsed().as_secs_f64())
+}
+
+fn sweep(
+    label: &str,
+    data: &str,
+    index: &HnswIndex,
+    sets: &[QuerySet],
+    csv: &mut Csv,
+    two_threads: bool,
+) {
+    let two = pool(2);
+    for set in sets {
+        println!(
+            "\n{data} / {} queries / {label}: recall@10 vs QPS",
+            set.name
+        );
+        println!(
+            "{:>5} {:>8} {:>10} {:>10}",
+            "ef", "recall", "QPS 1t", "QPS 2t"
+        );
+        for ef in EFS {
+            let opts = SearchOptions::ef(ef);
+            let _ = run_1t(index, set, &opts); // warm
+            let mut recall = 0.0;
+            let mut t1 = Vec::new();
+            let mut t2 = Vec::new();
+            for _ in 0..REPS {
+                let (r, s) = run_1t(index, set, &opts);
+                recall = r;
+                t1.push(qps(set.queries.len(), s));
+                if two_threads {
+                    t2.push(qps(set.queries.len(), run_2t(index, set, &opts, &two)));
+                }
+            }
+            let q1 = median(t1);
+            let q2 = if two_threads { median(t2) } else { f64::NAN };
+            println!("{ef:>5} {recall:>8.4} {q1:>10.0} {q2:>10.0}");
+            let _ = writeln!(
+                csv.recall,
+                "{data},{},{label},1,{ef},{recall:.5},{q1:.1}",
+                set.name
+            );
+            if two_threads {
+                let _ = writeln!(
+                    csv.recall,
+                    "{data},{},{label},2,{ef},{recall:.5},{q2:.1}",
+                    set.name
+                );
+            }
+        }
+    }
+}
+
+/// Each hot-loop switch on and off, interleaved rounds, median QPS (1 thread).
+fn tricks(data: &str, index: &HnswIndex, sets: &[QuerySet], efs: &[usize], csv: &mut Csv) {
+    let variants: [(&str, SearchTuning); 4] = [
+        (
+            "default (prefetch full vector, visited generation)",
+            SearchTuning::default(),
+        ),
+        (
+            "prefetch off",
+            SearchTuning {
+                prefetch_lines: 0,
+                ..SearchTuning::default()
+            },
+        ),
+        (
+            "prefetch 1 line",
+            SearchTuning {
+                prefetch_lines: 1,
+                ..SearchTuning::default()
+            },
+        ),
+        (
+            "visited: clear bitset per query",
+            SearchTuning {
+                visited: VisitedMode::ClearBitset,
+                ..SearchTuning::default()
+            },
+        ),
+    ];
+    for set in sets {
+        for &ef in efs {
+            println!(
+                "\n{data} / {} / ef {ef}: search tricks (median of 7 interleaved rounds, 1 thread)",
+                set.name
+            );
+            let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+            let mut recalls = vec![0.0; variants.len()];
+            for _ in 0..7 {
+                for (i, (_, tuning)) in variants.iter().enumerate() {
+                    let opts = SearchOptions {
+                        ef: Some(ef),
+                        tuning: *tuning,
+                        ..Default::default()
+                    };
+                    let (r, s) = run_1t(index, set, &opts);
+                    recalls[i] = r;
+                    samples[i].push(qps(set.queries.len(), s));
+                }
+            }
+            let base = median(samples[0].clone());
+            for (i, (name, _)) in variants.iter().enumerate() {
+                let q = median(samples[i].clone());
+                println!(
+                    "  {name:<52} recall {:.4} QPS {q:>8.0} ({:+.1}%)",
+                    recalls[i],
+                    100.0 * (q / base - 1.0)
+                );
+                let _ = writeln!(
+                    csv.tricks,
+                    "{data},{},{ef},{name},{:.5},{q:.1}",
+                    set.name, recalls[i]
+                );
+            }
+        }
+    }
+}
+
+/// Filtered search: graph walk vs exact scan of the allowed rows, by selectivity.
+fn filters(data: &str, index: &HnswIndex, seg: &SegmentReader, set: &QuerySet, csv: &mut Csv) {
+    let n = seg.len() as u32;
+    let one = pool(1);
+    let queries: Vec<&[f32]> = set.queries.rows().take(200).collect();
+    println!(
+        "\n{data} / {}: filtered search, ef 64, k 10 (graph walk vs exact scan of allowed rows)",
+        set.name
+    );
+    println!(
+        "{:>11} {:>8} {:>14} {:>10} {:>10}",
+        "selectivity", "rows", "graph recall", "graph QPS", "exact QPS"
+    );
+    for sel in [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 0.5] {
+        let stride = (1.0 / sel) as u64;
+        let allow: RoaringBitmap = (0..n)
+            .filter(|r| (u64::from(*r) * 2_654_435_761) % stride == 0)
+            .collect();
+        let target = [Target {
+            segment: seg,
+            allow: Some(&allow),
+        }];
+        let truth: Vec<Vec<u64>> = queries
+            .iter()
+            .map(|q| {
+                flat::search(&one, &target, q, 10)
+                    .unwrap()
+                    .iter()
+                    .map(|h| h.id)
+                    .collect()
+            })
+            .collect();
+        let mut row = Vec::new();
+        for fraction in [0.0, 1.0] {
+            let mut opts = SearchOptions::ef(64).allow(&allow);
+            opts.exact_fraction = Some(fraction);
+            let mut secs = Vec::new();
+            let mut recall = 0.0;
+            for _ in 0..REPS {
+                let t = Instant::now();
+                let mut hit = 0usize;
+                let mut total = 0usize;
+                for (q, tr) in queries.iter().zip(&truth) {
+                    let hits = index.search(q, 10, &opts).unwrap();
+                    hit += hits.iter().filter(|h| tr.contains(&h.id)).count();
+                    total += tr.len();
+                }
+                secs.push(t.elapsed().as_secs_f64());
+                recall = hit as f64 / total.max(1) as f64;
+            }
+            row.push((recall, qps(queries.len(), median(secs))));
+        }
+        println!(
+            "{sel:>11} {:>8} {:>14.4} {:>10.0} {:>10.0}",
+            allow.len(),
+            row[0].0,
+            row[0].1,
+            row[1].1
+        );
+        let _ = writeln!(
+            csv.filter,
+            "{data},{},{sel},{},{:.5},{:.1},{:.5},{:.1}",
+            set.name,
+            allow.len(),
+            row[0].0,
+            row[0].1,
+            row[1].0,
+            row[1].1
+        );
+    }
+}
+
+fn open_times(data: &str, index: &HnswIndex, seg: &SegmentReader, dir: &Path, csv: &mut Csv) {
+    let path = dir.join("seg-1.hnsw");
+    let info = index.write(&StdFs, &path).unwrap();
+    let mut opens = Vec::new();
+    for _ in 0..51 {
+        let t = Instant::now();
+        let opened = HnswIndex::open(&StdFs, &path, seg).unwrap();
+        opens.push(t.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(opened);
+    }
+    let opened = HnswIndex::open(&StdFs, &path, seg).unwrap();
+    let t = Instant::now();
+    opened.verify().unwrap();
+    let verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let open_ms = median(opens);
+    println!(
+        "\n{data}: index file {:.1} MiB, open {open_ms:.3} ms (median of 51, mapped: {}), verify {verify_ms:.1} ms",
+        info.file_len as f64 / (1 << 20) as f64,
+        opened.graph().is_mapped()
+    );
+    let _ = writeln!(
+        csv.open,
+        "{data},{},{},{open_ms:.4},{verify_ms:.2}",
+        seg.len(),
+        info.file_len
+    );
+}
+
+fn memory_and_build(
+    data: &str,
+    label: &str,
+    index: &HnswIndex,
+    seg: &SegmentReader,
+    secs: f64,
+    csv: &mut Csv,
+) {
+    let n = seg.len() as f64;
+    let vec_bytes = (seg.len() * seg.stride() * 4) as f64;
+    let g = index.graph();
+    let links = g.links_bytes() as f64;
+    let level0 = g.level0_bytes() as f64;
+    println!(
+        "{data} / {label}: build {secs:.2} s (2 threads); memory/vector: vectors {:.0} B + links {:.1} B (level 0 {:.1} B, upper {:.1} B) = {:.1} B; bound vectors + 1.2 × level0 = {:.1} B; max level {}",
+        vec_bytes / n,
+        links / n,
+        level0 / n,
+        (links - level0) / n,
+        (vec_bytes + links) / n,
+        (vec_bytes + 1.2 * level0) / n,
+        g.max_level()
+    );
+    let _ = writeln!(
+        csv.build,
+        "{data},{label},{},{secs:.3},{:.1},{:.1},{:.1},{}",
+        seg.len(),
+        vec_bytes / n,
+        links / n,
+        level0 / n,
+        g.max_level()
+    );
+}
+
+fn run_dataset(data: &str, base: &Vectors, sets: &[QuerySet], full: bool, csv: &mut Csv) {
+    let dir = scratch_dir();
+    let seg = write_segment(dir.path(), "seg-1.vec", base, Metric::Cosine);
+    println!("\n=== {data}: {} × {} ===", seg.len(), seg.dim());
+    let params = HnswParams::with_m(16);
+    let (index, secs) = build(&seg, params, 2);
+    memory_and_build(data, "default", &index, &seg, secs, csv);
+    open_times(data, &index, &seg, dir.path(), csv);
+    sweep("mnemodb", data, &index, sets, csv, true);
+    if !full {
+        return;
+    }
+    tricks(data, &index, sets, &[32, 96], csv);
+    filters(data, &index, &seg, &sets[0], csv);
+    // Build-time tricks: selection heuristic and keep_pruned off.
+    for (label, p) in [
+        (
+            "heuristic off",
+            HnswParams {
+                heuristic: false,
+                ..params
+            },
+        ),
+        (
+            "keep_pruned off",
+            HnswParams {
+                keep_pruned: false,
+                ..params
+            },
+        ),
+    ] {
+        let (idx, secs) = build(&seg, p, 2);
+        memory_and_build(data, label, &idx, &seg, secs, csv);
+        sweep(&format!("mnemodb {label}"), data, &idx, sets, csv, false);
+    }
+}
+
+fn load_sets(dir: &Path) -> Vec<QuerySet> {
+    let mut sets = Vec::new();
+    for (name, q, t) in [
+        ("query", "query.fvecs", "groundtruth.ivecs"),
+        ("ood", "ood_query.fvecs", "ood_groundtruth.ivecs"),
+    ] {
+        if let (Ok(queries), Ok(truth)) = (read_vectors(dir.join(q)), read_ids(dir.join(t))) {
+            sets.push(QuerySet {
+                name,
+                queries,
+                truth,
+            });
+        }
+    }
+    sets
+}
+
+/// Exact top-`k` row numbers of `queries` over `base` (cosine), with the flat scan.
+fn truth_of(base: &Vectors, queries: &Vectors, k: usize) -> Neighbors {
+    let dir = scratch_dir();
+    let seg = write_segment(dir.path(), "truth.vec", base, Metric::Cosine);
+    let qs: Vec<&[f32]> = queries.rows().collect();
+    let hits = flat::search_batch(&pool(2), &[Target::from(&seg)], &qs, k).unwrap();
+    let ids: Vec<u32> = hits
+        .iter()
+        .flat_map(|h| h.iter().map(|x| x.id as u32))
+        .collect();
+    Neighbors::new(k, ids).unwrap()
+}
+
+fn synthetic_1m(csv: &mut Csv) {
+    let n = 1_000_000;
+    let t = Instant::now();
+    // Queries are fresh draws from the same mixture (like held-out data), not noisy
+    // copies of rows.
+    let mix = synthetic::Clustered::new(96, 1000, 42)
+        .spread(0.6)
+        .normalize(true);
+    let base = mix.sample(n, 1);
+    let queries = mix.sample(500, 2);
+    let truth = truth_of(&base, &queries, 100);
+    println!(
+        "\nsynthetic 1M×96: generated with ground truth in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    // For the hnswlib peer: the same data as fvecs.
+    let peer = Path::new("/dev/shm/mnemodb-synthetic-1m-96");
+    std::fs::create_dir_all(peer).unwrap();
+    write_fvecs(peer.join("base.fvecs"), &base).unwrap();
+    write_fvecs(peer.join("query.fvecs"), &queries).unwrap();
+    write_ivecs(
+        peer.join("groundtruth.ivecs"),
+        100,
+        truth
+            .rows()
+            .flatten()
+            .copied()
+            .collect::<Vec<_>>()
+            .as_slice(),
+    )
+    .unwrap();
+    let sets = [QuerySet {
+        name: "query",
+        queries,
+        truth,
+    }];
+    run_dataset("synthetic-1m-96", &base, &sets, false, csv);
+}
+
+fn write_csvs(csv: &Csv) {
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [
+        (
+            "hnsw-recall-qps.csv",
+            "dataset,query_set,impl,threads,ef,recall_at_10,qps",
+            &csv.recall,
+        ),
+        (
+            "hnsw-build-memory.csv",
+            "dataset,variant,rows,build_seconds_2t,vector_bytes_per_row,link_bytes_per_row,level0_bytes_per_row,max_level",
+            &csv.build,
+        ),
+        (
+            "hnsw-tricks.csv",
+            "dataset,query_set,ef,variant,recall_at_10,qps_1t",
+            &csv.tricks,
+        ),
+        (
+            "hnsw-filter.csv",
+            "dataset,query_set,selectivity,allowed_rows,graph_recall,graph_qps,exact_recall,exact_qps",
+            &csv.filter,
+        ),
+        (
+            "hnsw-open.csv",
+            "dataset,rows,file_bytes,open_ms_median,verify_ms",
+            &csv.open,
+        ),
+    ];
+    for (name, header, body) in files {
+        if body.is_empty() {
+            continue;
+        }
+        // Keep other datasets' rows from earlier runs; replace this run's datasets.
+        let path = dir.join(name);
+        let fresh: std::collections::HashSet<&str> =
+            body.lines().filter_map(|l| l.split(',').next()).collect();
+        let mut text = format!("{header}\n");
+        if let Ok(old) = std::fs::read_to_string(&path) {
+            for line in old.lines().skip(1) {
+                if !fresh.contains(line.split(',').next().unwrap_or("")) {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+        }
+        text.push_str(body);
+        std::fs::write(&path, text).unwrap();
+        println!("wrote {}", path.display());
+    }
+}
+
+mod plot {
+    use super::*;
+    use plotters::prelude::*;
+
+    struct Curve {
+        panel: String,
+        label: String,
+        points: Vec<(f64, f64)>,
+    }
+
+    fn curves() -> Vec<Curve> {
+        let dir = out_dir();
+        let mut out: Vec<Curve> = Vec::new();
+        let mut add = |panel: String, label: String, x: f64, y: f64| match out
+            .iter_mut()
+            .find(|c| c.panel == panel && c.label == label)
+        {
+            Some(c) => c.points.push((x, y)),
+            None => out.push(Curve {
+                panel,
+                label,
+                points: vec![(x, y)],
+            }),
+        };
+        // Side-by-side runs (ours and hnswlib alternating, same load) are the fair 1-thread
+        // comparison; where a dataset has one, its 1-thread curves come from there.
+        let mut duel_sets = std::collections::HashSet::new();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with("hnsw-duel-") && name.ends_with(".csv")) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            for l in text.lines().skip(1) {
+                let f: Vec<&str> = l.split(',').collect();
+                if f.len() >= 6 && (f[2] == "mnemodb" || f[2] == "hnswlib") {
+                    duel_sets.insert(format!("{} / {}", f[0], f[1]));
+                    add(
+                        format!("{} / {}", f[0], f[1]),
+                        format!("{} 1t (side by side)", f[2]),
+                        f[4].parse().unwrap_or(0.0),
+                        f[5].parse().unwrap_or(0.0),
+                    );
+                }
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string(dir.join("hnsw-recall-qps.csv")) {
+            for l in text.lines().skip(1) {
+                let f: Vec<&str> = l.split(',').collect();
+                let panel = format!("{} / {}", f[0], f.get(1).unwrap_or(&""));
+                if f.len() == 7 && f[2] == "mnemodb" && !(f[3] == "1" && duel_sets.contains(&panel))
+                {
+                    add(
+                        panel,
+                        format!("mnemodb {}t", f[3]),
+                        f[5].parse().unwrap_or(0.0),
+                        f[6].parse().unwrap_or(0.0),
+                    );
+                }
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string(dir.join("hnswlib-peer.csv")) {
+            for l in text.lines().skip(1) {
+                let f: Vec<&str> = l.split(',').collect();
+                let panel = format!("{} / {}", f[0], f.get(1).unwrap_or(&""));
+                if f.len() >= 7 && !duel_sets.contains(&panel) {
+                    add(
+                        panel,
+                        format!("hnswlib {}t", f[3]),
+                        f[5].parse().unwrap_or(0.0),
+                        f[6].parse().unwrap_or(0.0),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn draw<DB: DrawingBackend>(
+        root: DrawingArea<DB, plotters::coord::Shift>,
+        curves: &[Curve],
+    ) -> Result<(), Box<dyn std::error::Error>>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let mut panels: Vec<&str> = curves.iter().map(|c| c.panel.as_str()).collect();
+        panels.sort();
+        panels.dedup();
+        let areas =
+            root.split_evenly((panels.len().div_ceil(2).max(1), 2.min(panels.len()).max(1)));
+        for (area, panel) in areas.iter().zip(&panels) {
+            let cs: Vec<&Curve> = curves.iter().filter(|c| c.panel == *panel).collect();
+            let xmin = cs
+                .iter()
+                .flat_map(|c| c.points.iter().map(|p| p.0))
+                .fold(1.0, f64::min)
+                .max(0.5);
+            let ymax = cs
+                .iter()
+                .flat_map(|c| c.points.iter().map(|p| p.1))
+                .fold(1.0, f64::max);
+            let mut chart = ChartBuilder::on(area)
+                .caption(format!("{panel}: recall@10 vs QPS"), ("sans-serif", 18))
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(60)
+                .build_cartesian_2d((xmin - 0.01)..1.0f64, (100.0f64..ymax * 1.3).log_scale())?;
+            chart
+                .configure_mesh()
+                .x_desc("recall@10")
+                .y_desc("queries / s")
+                .draw()?;
+            for (i, c) in cs.iter().enumerate() {
+                let color = Palette99::pick(i).to_rgba();
+                let mut pts = c.points.clone();
+                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+                    .label(c.label.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            }
+            chart
+                .configure_series_labels()
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.8))
+                .draw()?;
+        }
+        root.present()?;
+        Ok(())
+    }
+
+    pub fn render() {
+        let curves = curves();
+        if curves.is_empty() {
+            return;
+        }
+        let dir = out_dir();
+        let panels = {
+            let mut p: Vec<&str> = curves.iter().map(|c| c.panel.as_str()).collect();
+            p.sort();
+            p.dedup();
+            p.len()
+        };
+        let size = (1400u32, 500 * panels.div_ceil(2).max(1) as u32);
+        // Text is measured (SVG) and rasterised (PNG) with a TrueType font registered at
+        // run time.
+        let font = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
+            .iter()
+            .find_map(|p| std::fs::read(p).ok());
+        let Some(bytes) = font else {
+            eprintln!("no TrueType font found: plot skipped");
+            return;
+        };
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_err() {
+            eprintln!("could not register the font: plot skipped");
+            return;
+        }
+        let svg = dir.join("hnsw-recall-qps.svg");
+        match draw(SVGBackend::new(&svg, size).into_drawing_area(), &curves) {
+            Ok(()) => println!("wrote {}", svg.display()),
+            Err(e) => eprintln!("svg plot failed: {e}"),
+        }
+        let png = dir.join("hnsw-recall-qps.png");
+        match draw(BitMapBackend::new(&png, size).into_drawing_area(), &curves) {
+            Ok(()) => println!("wrote {}", png.display()),
+            Err(e) => eprintln!("png plot failed: {e}"),
+        }
+    }
+}
+
+/// Side-by-side rounds against hnswlib on the same machine at the same time: each round
+/// runs our ef sweep once, then the peer script's (`--duel`), alternating, so the
+/// machine's background load hits both alike; medians per ef go to
+/// `docs/bench/hnsw-duel.csv`. The built index and hnswlib's are kept on tmpfs and reused.
+fn duel(dir: &Path) {
+    let name = dir
+        .file_name()
+        .map_or("dataset".into(), |n| n.to_string_lossy().into_owned());
+    let work = Path::new("/dev/shm/mnemodb-hnsw-duel").join(&name);
+    std::fs::create_dir_all(&work).unwrap();
+    let base = read_vectors(dir.join("base.fvecs")).expect("read base.fvecs");
+    let sets = load_sets(dir);
+    let seg_path = work.join("seg-1.vec");
+    let idx_path = work.join("seg-1.hnsw");
+    let seg = match SegmentReader::open(&StdFs, &seg_path) {
+        Ok(s) if s.len() == base.len() => s,
+        _ => write_segment(&work, "seg-1.vec", &base, Metric::Cosine),
+    };
+    let cached = |path: &Path, params: HnswParams| match HnswIndex::open(&StdFs, path, &seg) {
+        Ok(i) => i,
+        Err(_) => {
+            let (i, secs) = build(&seg, params, 2);
+            println!("built {} in {secs:.1} s", path.display());
+            i.write(&StdFs, path).unwrap();
+            HnswIndex::open(&StdFs, path, &seg).unwrap()
+        }
+    };
+    let index = cached(&idx_path, HnswParams::with_m(16));
+    // Optional second graph for an A/B of a build option (MNEMODB_HNSW_DUEL_KEEP_PRUNED_OFF).
+    let alt = std::env::var_os("MNEMODB_HNSW_DUEL_KEEP_PRUNED_OFF").map(|_| {
+        let p = HnswParams {
+            keep_pruned: false,
+            ..HnswParams::with_m(16)
+        };
+        cached(&work.join("seg-1-keep-pruned-off.hnsw"), p)
+    });
+    let rounds: usize = std::env::var("MNEMODB_HNSW_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let efs = [10, 16, 24, 32, 48, 64, 96, 128];
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("hnswlib_peer.py");
+    let no_peer = std::env::var_os("MNEMODB_HNSW_NO_PEER").is_some();
+    // (impl, set, ef) -> (recall, qps samples)
+    let mut samples: std::collections::BTreeMap<(String, String, usize), (f64, Vec<f64>)> =
+        Default::default();
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    let mut tuning = SearchTuning::default();
+    if let Some(l) = env("MNEMODB_HNSW_PF_LINES") {
+        tuning.prefetch_lines = l;
+    }
+    if let Some(a) = env("MNEMODB_HNSW_PF_AHEAD") {
+        tuning.prefetch_ahead = a;
+    }
+    for round in 0..rounds {
+        for set in &sets {
+            for ef in efs {
+                let opts = SearchOptions {
+                    ef: Some(ef),
+                    tuning,
+                    ..Default::default()
+                };
+                let (r, s) = run_1t(&index, set, &opts);
+                let e = samples
+                    .entry(("mnemodb".into(), set.name.into(), ef))
+                    .or_default();
+                e.0 = r;
+                e.1.push(qps(set.queries.len(), s));
+            }
+        }
+        if let Some(alt) = &alt {
+            for set in &sets {
+                for ef in efs {
+                    let opts = SearchOptions {
+                        ef: Some(ef),
+                        tuning,
+                        ..Default::default()
+                    };
+                    let (r, s) = run_1t(alt, set, &opts);
+                    let e = samples
+                        .entry(("keep_pruned off".into(), set.name.into(), ef))
+                        .or_default();
+                    e.0 = r;
+                    e.1.push(qps(set.queries.len(), s));
+                }
+            }
+        }
+        if no_peer {
+            continue;
+        }
+        let out = std::process::Command::new("python3")
+            .arg(&peer)
+            .arg("--duel")
+            .arg(dir)
+            .arg(work.join("hnswlib.bin"))
+            .output()
+            .expect("run python3 benches/hnswlib_peer.py");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() == 4 && f[0] != "set" {
+                let e = samples
+                    .entry(("hnswlib".into(), f[0].into(), f[1].parse().unwrap_or(0)))
+                    .or_default();
+                e.0 = f[2].parse().unwrap_or(0.0);
+                e.1.push(f[3].parse().unwrap_or(0.0));
+            }
+        }
+        if !out.status.success() {
+            eprintln!("peer failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        println!("round {round} done");
+    }
+    let mut csv =
+        String::from("dataset,query_set,impl,ef,recall_at_10,qps_1t_median,qps_1t_samples\n");
+    println!("\n{name}: side by side, 1 thread, median of {rounds} alternating rounds");
+    println!(
+        "{:>6} {:>5} {:>10} {:>9} {:>10} {:>9}",
+        "set", "ef", "ours rec", "ours QPS", "hnswlib rec", "hnswlib QPS"
+    );
+    for set in &sets {
+        for ef in efs {
+            let get = |imp: &str| {
+                samples
+                    .get(&(imp.to_string(), set.name.to_string(), ef))
+                    .map(|(r, q)| (*r, median(q.clone()), q.clone()))
+            };
+            let ours = get("mnemodb");
+            let theirs = get("hnswlib");
+            let alt = get("keep_pruned off");
+            if let Some((r, q, _)) = &alt {
+                println!(
+                    "{:>6} {ef:>5} keep_pruned off: recall {r:.4} QPS {q:.0}",
+                    set.name
+                );
+            }
+            for (imp, v) in [
+                ("mnemodb", &ours),
+                ("hnswlib", &theirs),
+                ("mnemodb keep_pruned off", &alt),
+            ] {
+                if let Some((r, q, all)) = v {
+                    let all: Vec<String> = all.iter().map(|x| format!("{x:.0}")).collect();
+                    let _ = writeln!(
+                        csv,
+                        "{name},{},{imp},{ef},{r:.5},{q:.1},{}",
+                        set.name,
+                        all.join(" ")
+                    );
+                }
+            }
+            let f = |v: &Option<(f64, f64, Vec<f64>)>| {
+                v.as_ref().map_or((f64::NAN, f64::NAN), |x| (x.0, x.1))
+            };
+            let (or, oq) = f(&ours);
+            let (tr, tq) = f(&theirs);
+            println!(
+                "{:>6} {ef:>5} {or:>10.4} {oq:>9.0} {tr:>10.4} {tq:>9.0}",
+                set.name
+            );
+        }
+    }
+    let path = out_dir().join(format!("hnsw-duel-{name}.csv"));
+    std::fs::write(&path, csv).unwrap();
+    println!("wrote {}", path.display());
+}
+
+fn main() {
+    if std::env::var_os("MNEMODB_HNSW_PLOT_ONLY").is_some() {
+        plot::render();
+        return;
+    }
+    if let Some(dir) = std::env::var_os("MNEMODB_HNSW_DUEL") {
+        duel(Path::new(&dir));
+        return;
+    }
+    let start = Instant::now();
+    let mut csv = Csv::default();
+    println!(
+        "simsimd target {}, {} threads available",
+        mnemodb_distance::simsimd_target(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    match std::env::var_os("MNEMODB_DATASET") {
+        _ if std::env::var_os("MNEMODB_HNSW_ONLY_1M").is_some() => {}
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            let base = read_vectors(dir.join("base.fvecs")).expect("read base.fvecs");
+            let sets = load_sets(&dir);
+            let name = dir
+                .file_name()
+                .map_or("dataset".into(), |n| n.to_string_lossy().into_owned());
+            run_dataset(&name, &base, &sets, true, &mut csv);
+        }
+        None => {
+            let base = synthetic::Clustered::new(384, 100, 42)
+                .spread(0.8)
+                .normalize(true)
+                .sample(50_000, 1);
+            let queries = synthetic::queries_near(&base, 500, 0.8, 2);
+            let truth = truth_of(&base, &queries, 10);
+            let sets = [QuerySet {
+                name: "query",
+                queries,
+                truth,
+            }];
+            run_dataset("synthetic-50k-384", &base, &sets, true, &mut csv);
+        }
+    }
+    if std::env::var_os("MNEMODB_HNSW_1M").is_some()
+        || std::env::var_os("MNEMODB_HNSW_ONLY_1M").is_some()
+    {
+        synthetic_1m(&mut csv);
+    }
+    write_csvs(&csv);
+    plot::render();
+    println!(
+        "\ntotal {:.0?}",
+        Duration::from_secs(start.elapsed().as_secs())
+    );
+}

@@ -1,0 +1,63 @@
+//! A warm search allocates nothing: a counting global allocator watches this thread.
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use mnemodb_ann::hnsw::{HnswBuilder, HnswParams, Rows, SearchOptions};
+use mnemodb_distance::Metric;
+use roaring::RoaringBitmap;
+
+use crate::hnsw::{data, pool};
+
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments, so `System`'s
+// guarantees carry over; the counter itself never allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` via `alloc` with this `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[test]
+fn warm_searches_do_not_allocate() {
+    let (base, queries) = data(3000, 50, 32, 17);
+    let rows = Rows::new(&base.data, base.dim).unwrap();
+    let graph = HnswBuilder::new(Metric::Cosine, HnswParams::with_m(12))
+        .unwrap()
+        .build(&pool(2), rows)
+        .unwrap();
+    let allow: RoaringBitmap = (0..3000u32).step_by(3).collect();
+    let mut out = Vec::with_capacity(64);
+    let runs = |out: &mut Vec<mnemodb_ann::Hit>| {
+        for q in queries.rows() {
+            graph
+                .search_into(rows, q, 10, &SearchOptions::ef(64), out)
+                .unwrap();
+            graph
+                .search_into(rows, q, 10, &SearchOptions::ef(64).allow(&allow), out)
+                .unwrap();
+        }
+    };
+    runs(&mut out); // warm up this thread's scratch
+    let before = allocations();
+    runs(&mut out);
+    assert_eq!(allocations() - before, 0, "warm searches allocated");
+}
