@@ -149,9 +149,10 @@ fn sweep(
 
 /// Each hot-loop switch on and off, interleaved rounds, median QPS (1 thread).
 fn tricks(data: &str, index: &HnswIndex, sets: &[QuerySet], efs: &[usize], csv: &mut Csv) {
-    let variants: [(&str, SearchTuning); 4] = [
+    let d = SearchTuning::default();
+    let variants: [(&str, SearchTuning); 10] = [
         (
-            "default (prefetch full vector, visited generation)",
+            "default (prefetch full vector 4 ahead, visited generation)",
             SearchTuning::default(),
         ),
         (
@@ -173,6 +174,48 @@ fn tricks(data: &str, index: &HnswIndex, sets: &[QuerySet], efs: &[usize], csv: 
             SearchTuning {
                 visited: VisitedMode::ClearBitset,
                 ..SearchTuning::default()
+            },
+        ),
+        (
+            "prefetch full vector into L2",
+            SearchTuning {
+                prefetch_l2: true,
+                ..d
+            },
+        ),
+        (
+            "prefetch 8 lines",
+            SearchTuning {
+                prefetch_lines: 8,
+                ..d
+            },
+        ),
+        (
+            "prefetch full vector, 1 ahead",
+            SearchTuning {
+                prefetch_ahead: 1,
+                ..d
+            },
+        ),
+        (
+            "prefetch full vector, 2 ahead",
+            SearchTuning {
+                prefetch_ahead: 2,
+                ..d
+            },
+        ),
+        (
+            "prefetch full vector, 6 ahead",
+            SearchTuning {
+                prefetch_ahead: 6,
+                ..d
+            },
+        ),
+        (
+            "prefetch full vector, 8 ahead",
+            SearchTuning {
+                prefetch_ahead: 8,
+                ..d
             },
         ),
     ];
@@ -848,6 +891,58 @@ fn duel(dir: &Path) {
     let path = out_dir().join(format!("hnsw-duel-{name}.csv"));
     std::fs::write(&path, csv).unwrap();
     println!("wrote {}", path.display());
+
+    // Build time, 2 threads, alternating with hnswlib's build of the same data.
+    let builds = env("MNEMODB_HNSW_DUEL_BUILDS").unwrap_or(0);
+    if builds == 0 {
+        return;
+    }
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..builds {
+        let (_, secs) = build(&seg, HnswParams::with_m(16), 2);
+        ours.push(secs);
+        if no_peer {
+            continue;
+        }
+        let out = std::process::Command::new("python3")
+            .arg(&peer)
+            .arg("--build-time")
+            .arg(dir)
+            .output()
+            .expect("run python3 benches/hnswlib_peer.py");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some(v) = line.strip_prefix("build,") {
+                theirs.push(v.trim().parse::<f64>().unwrap_or(f64::NAN));
+            }
+        }
+        println!(
+            "build round: ours {:.1} s, hnswlib {:?}",
+            secs,
+            theirs.last()
+        );
+    }
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let text = format!(
+        "dataset,impl,threads,build_seconds_median,build_seconds_samples\n{name},mnemodb,2,{:.2},{}\n{name},hnswlib,2,{:.2},{}\n",
+        median(ours.clone()),
+        fmt(&ours),
+        if theirs.is_empty() {
+            f64::NAN
+        } else {
+            median(theirs.clone())
+        },
+        fmt(&theirs)
+    );
+    let path = out_dir().join(format!("hnsw-duel-build-{name}.csv"));
+    std::fs::write(&path, &text).unwrap();
+    print!("{text}");
+    println!("wrote {}", path.display());
 }
 
 fn main() {
@@ -857,6 +952,30 @@ fn main() {
     }
     if let Some(dir) = std::env::var_os("MNEMODB_HNSW_DUEL") {
         duel(Path::new(&dir));
+        return;
+    }
+    if let Some(dir) = std::env::var_os("MNEMODB_HNSW_TRICKS") {
+        // Only the search-trick table, on the duel's cached index.
+        let dir = PathBuf::from(dir);
+        let name = dir
+            .file_name()
+            .map_or("dataset".into(), |n| n.to_string_lossy().into_owned());
+        let work = Path::new("/dev/shm/mnemodb-hnsw-duel").join(&name);
+        let seg = SegmentReader::open(&StdFs, &work.join("seg-1.vec")).expect("run the duel first");
+        let index =
+            HnswIndex::open(&StdFs, &work.join("seg-1.hnsw"), &seg).expect("run the duel first");
+        let mut csv = Csv::default();
+        tricks(&name, &index, &load_sets(&dir), &[32, 96], &mut csv);
+        let path = out_dir().join(format!("hnsw-tricks-{name}.csv"));
+        std::fs::write(
+            &path,
+            format!(
+                "dataset,query_set,ef,variant,recall_at_10,qps_1t\n{}",
+                csv.tricks
+            ),
+        )
+        .unwrap();
+        println!("wrote {}", path.display());
         return;
     }
     let start = Instant::now();

@@ -10,8 +10,12 @@
 //!    `NORMAL` storing the same documents (indexed columns + JSON body), and the raw
 //!    `fdatasync` rate of the same disk.
 //!
+//! 4. Open time: `MetaStore::open` of a store whose checkpoint holds every document (the
+//!    secondary indexes are bulk-built from the documents on load).
+//!
 //! `cargo bench -p mnemodb-benches --bench metastore` (`MNEMODB_META_DOCS` sets the
-//! document count, `MNEMODB_META_SECS` the seconds per throughput run).
+//! document count, `MNEMODB_META_SECS` the seconds per throughput run,
+//! `MNEMODB_META_ONLY=open` runs only the build, checkpoint and open rows).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
@@ -224,6 +228,41 @@ fn range_alternative(state: &MetaState) {
     );
 }
 
+/// `MetaStore::open` of a directory holding one checkpoint of `state` (at LSN = its
+/// document count) and an empty WAL: the time to a usable store, median of 3.
+fn open_time(state: &MetaState, dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("meta")).unwrap();
+    let mut s = state.clone();
+    let lsn = u64::from(s.next_internal_id());
+    s.set_lsn(lsn);
+    let bytes = s.encode_checkpoint().unwrap();
+    drop(s);
+    std::fs::write(dir.join("meta").join(format!("checkpoint-{lsn}")), &bytes).unwrap();
+    let mut secs = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let (store, report) =
+            MetaStore::open(Arc::new(StdFs::new()), dir, MetaStoreOptions::new(schema())).unwrap();
+        secs.push(t.elapsed().as_secs_f64());
+        assert_eq!(store.len(), state.len());
+        assert_eq!(report.checkpoint.map(|c| c.lsn), Some(lsn));
+        drop(black_box(store));
+    }
+    secs.sort_by(f64::total_cmp);
+    row(
+        &format!("open: MetaStore::open, checkpoint of {} docs", state.len()),
+        format!("{:.2} s", secs[1]),
+        &format!(
+            "min {:.2} s, max {:.2} s; {} MiB checkpoint, indexes bulk-built",
+            secs[0],
+            secs[2],
+            bytes.len() >> 20
+        ),
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn store_throughput(dir: &Path, writers: usize, secs: f64) -> f64 {
     let _ = std::fs::remove_dir_all(dir);
     let store = Arc::new(
@@ -394,17 +433,21 @@ fn main() {
     assert_eq!(back.len(), state.len());
     drop(back);
     row(
-        "checkpoint encode / decode + reindex",
+        "checkpoint encode / decode (documents + bulk index build)",
         format!("{:.2} s / {load:.2} s", enc_us / 1e6),
         &format!("{} MiB", bytes.len() >> 20),
     );
     drop(bytes);
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("metastore-bench");
+    open_time(&state, &base.join("open"));
+    if std::env::var("MNEMODB_META_ONLY").is_ok_and(|v| v == "open") {
+        return;
+    }
     filters(&state);
     range_alternative(&state);
     write_costs(&state, &mut rng);
     drop(state);
 
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("metastore-bench");
     let fsyncs = fsync_rate(&base, 2.0);
     row(
         "raw fdatasync rate of the disk (4 KiB appends)",

@@ -3,7 +3,8 @@
 //! [`flat`]: exact top-k by a full scan, for one query or a batch, over one or many
 //! segments, with an optional allow-list of rows per segment. [`hnsw`]: the HNSW graph
 //! index (parallel build, frozen mapped index files, a live graph for growing segments,
-//! filtered search). IVF comes later. All share [`Hit`], [`TopK`] and the score convention
+//! filtered search). [`ivf`]: IVF-Flat and IVF-SQ8 (k-means lists, mapped index files).
+//! All share [`Hit`], [`TopK`] and the score convention
 //! of `mnemodb-distance` (distance, smaller is closer; ties broken by lower id, so results
 //! are deterministic).
 //!
@@ -36,6 +37,7 @@ mod error;
 pub mod flat;
 mod hit;
 pub mod hnsw;
+pub mod ivf;
 mod topk;
 
 pub use error::{Error, Result};

@@ -79,6 +79,10 @@ mod error;
 mod kernel;
 mod metric;
 pub mod reference;
+// SQ8 kernels: `unsafe` only to call their `#[target_feature]` copies after
+// run-time detection (same pattern as `simd`).
+#[allow(unsafe_code)]
+pub mod quantized;
 mod scalar;
 // The crate's only unsafe code: calling `#[target_feature]` kernels after
 // run-time detection of the features, and their vector loads.

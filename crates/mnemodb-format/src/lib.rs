@@ -42,6 +42,7 @@ mod crc;
 mod decode;
 mod error;
 mod hnsw_header;
+mod ivf_header;
 mod kind;
 mod layout;
 mod prefix;
@@ -57,6 +58,9 @@ pub use error::{FormatError, Result};
 pub use hnsw_header::{
     HNSW_KNOWN_FLAGS, HNSW_MAX_LEVEL, HNSW_MAX_M0, HNSW_NO_ENTRY, HnswHeader, HnswHeaderFields,
     HnswLayout,
+};
+pub use ivf_header::{
+    IVF_DTYPE_F32, IVF_DTYPE_SQ8, IVF_MAX_NLIST, IvfHeader, IvfHeaderFields, IvfLayout,
 };
 pub use kind::{FileKind, VersionRange};
 pub use layout::{ALIGN, align_up, check_zero, padding_to_align};

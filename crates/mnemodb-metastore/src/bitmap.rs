@@ -23,6 +23,30 @@ fn hi(id: u32) -> u16 {
 }
 
 impl ChunkedBitmap {
+    /// Build from ids in one pass (checkpoint loads): ids in ascending order (the normal
+    /// case) are split into chunks and each chunk is built with
+    /// `RoaringBitmap::from_sorted_iter`; anything else is sorted and deduplicated first.
+    pub(crate) fn from_ids(mut ids: Vec<u32>) -> Self {
+        if !ids.is_sorted_by(|a, b| a < b) {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        let chunks = ids
+            .chunk_by(|a, b| hi(*a) == hi(*b))
+            .filter_map(|group| {
+                let key = hi(*group.first()?);
+                // Cannot fail (strictly ascending); the fallback is correct anyway.
+                let bitmap = RoaringBitmap::from_sorted_iter(group.iter().copied())
+                    .unwrap_or_else(|_| group.iter().copied().collect());
+                Some((key, Arc::new(bitmap)))
+            })
+            .collect();
+        ChunkedBitmap {
+            chunks,
+            len: ids.len() as u64,
+        }
+    }
+
     pub(crate) fn insert(&mut self, id: u32) -> bool {
         let key = hi(id);
         let added = match self.chunks.get_mut(&key) {
@@ -109,6 +133,27 @@ mod tests {
         }
         assert!(b.is_empty());
         assert_eq!(b.chunks.len(), 0);
+    }
+
+    #[test]
+    fn bulk_build_equals_inserts() {
+        let mut ascending: Vec<u32> = (0..300_000).step_by(7).collect();
+        ascending.extend([1 << 20, (1 << 20) + 1, u32::MAX - 1]);
+        let mut one_by_one = ChunkedBitmap::default();
+        for &id in &ascending {
+            one_by_one.insert(id);
+        }
+        let bulk = ChunkedBitmap::from_ids(ascending.clone());
+        assert_eq!(bulk.len(), one_by_one.len());
+        assert_eq!(bulk.to_roaring(), one_by_one.to_roaring());
+        assert_eq!(bulk.chunks.len(), one_by_one.chunks.len());
+        // Unordered input with repeats still gives the right set.
+        let shuffled = [5u32, 70_000, 3, 5, 200_000, 70_001, 3];
+        let b = ChunkedBitmap::from_ids(shuffled.to_vec());
+        let want: RoaringBitmap = shuffled.iter().copied().collect();
+        assert_eq!(b.to_roaring(), want);
+        assert_eq!(b.len(), want.len());
+        assert!(ChunkedBitmap::from_ids(Vec::new()).is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! walked in lockstep and whichever ends first wins (complement → subtract from the
 //! per-class bitmap). Selective conjunctions never walk the range at all: the evaluator
 //! probes candidates' values instead.
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -264,6 +265,109 @@ impl FieldIndexData {
     #[cfg(test)]
     pub(crate) fn range_len(&self) -> usize {
         self.range.len()
+    }
+
+    /// Every structure, exactly (`Debug` keeps `Int(3)` and `Float(3.0)` apart), for tests
+    /// that compare two ways of building an index.
+    #[cfg(test)]
+    pub(crate) fn dump(&self) -> String {
+        let bits = |b: &ChunkedBitmap| (b.len(), b.to_roaring().iter().collect::<Vec<_>>());
+        // Equal numeric keys (`Int(0)`, `Float(-0.0)`) are one key, spelled as whichever
+        // came first: show the number.
+        let key = |k: &KeywordKey| match k {
+            KeywordKey::Number(Number::Int(i)) => format!("num {}", *i as f64 + 0.0),
+            KeywordKey::Number(Number::Float(f)) => format!("num {}", f + 0.0),
+            other => format!("{other:?}"),
+        };
+        let keyword: Vec<_> = self
+            .keyword
+            .iter()
+            .map(|(k, b)| (key(k), bits(b)))
+            .collect();
+        let range: Vec<_> = self.range.iter().collect();
+        format!(
+            "{:?} exists={:?} keyword={keyword:?} range={range:?} numbers={:?} timestamps={:?}",
+            self.spec,
+            bits(&self.exists),
+            bits(&self.numbers),
+            bits(&self.timestamps)
+        )
+    }
+}
+
+/// Builds a [`FieldIndexData`] in bulk from documents visited in ascending id order (a
+/// checkpoint load): ids and (value, id) pairs are collected, sorted once, and every
+/// bitmap and the range set are built from sorted input — instead of one persistent-map
+/// update per document and index.
+#[derive(Debug)]
+pub(crate) struct FieldIndexBuilder {
+    spec: FieldIndex,
+    exists: Vec<u32>,
+    keyword: BTreeMap<KeywordKey, Vec<u32>>,
+    range: Vec<(Orderable, u32)>,
+    numbers: Vec<u32>,
+    timestamps: Vec<u32>,
+    keys: Vec<KeywordKey>,
+}
+
+impl FieldIndexBuilder {
+    pub(crate) fn new(spec: FieldIndex) -> Self {
+        FieldIndexBuilder {
+            spec,
+            exists: Vec::new(),
+            keyword: BTreeMap::new(),
+            range: Vec::new(),
+            numbers: Vec::new(),
+            timestamps: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// What [`FieldIndexData::add`] does; ids must come in ascending order.
+    pub(crate) fn add(&mut self, id: u32, value: &Value) {
+        debug_assert!(self.exists.last().is_none_or(|&last| last < id));
+        self.exists.push(id);
+        if self.spec.keyword {
+            self.keys.clear();
+            KeywordKey::of_stored(value, &mut self.keys);
+            for k in self.keys.drain(..) {
+                match self.keyword.get_mut(&k) {
+                    Some(ids) => ids.push(id),
+                    None => {
+                        self.keyword.insert(k, vec![id]);
+                    }
+                }
+            }
+        }
+        if self.spec.range
+            && let Some(o) = Orderable::of(value)
+        {
+            self.range.push((o, id));
+            match o {
+                Orderable::Number(_) => self.numbers.push(id),
+                Orderable::Timestamp(_) => self.timestamps.push(id),
+            }
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> FieldIndexData {
+        self.range.sort_unstable();
+        let mut range = imbl::OrdSet::new();
+        for entry in self.range {
+            range.insert(entry);
+        }
+        FieldIndexData {
+            spec: self.spec,
+            exists: ChunkedBitmap::from_ids(self.exists),
+            keyword: self
+                .keyword
+                .into_iter()
+                .map(|(k, ids)| (k, ChunkedBitmap::from_ids(ids)))
+                .collect(),
+            range,
+            numbers: ChunkedBitmap::from_ids(self.numbers),
+            timestamps: ChunkedBitmap::from_ids(self.timestamps),
+        }
     }
 }
 

@@ -37,15 +37,17 @@
 //!
 //! # Recovery (`open`)
 //!
-//! 1. Lock; delete orphan `meta/*.tmp` (fsync `meta/`); open the WAL (torn tail truncated).
-//! 2. Load the newest checkpoint that decodes with every CRC valid and whose header LSN
-//!    equals its file name. An invalid newer one may be skipped **only if** the WAL still
-//!    holds every record after the older checkpoint's LSN and reaches the skipped one's LSN;
-//!    otherwise [`Error::Unrecoverable`]. I/O errors are never treated as damage.
-//! 3. Replay WAL records with LSN > checkpoint LSN. A record that does not decode or does
-//!    not apply is an error naming its LSN.
-//! 4. If the log ends below the checkpoint LSN (a log lost or salvaged), append empty
-//!    filler records (no-ops) up to it, so new LSNs stay above every checkpointed one.
+//! 1. Lock; delete orphan `meta/*.tmp` (fsync `meta/`).
+//! 2. Load the newest checkpoint (LSN `L`) that decodes with every CRC valid and whose
+//!    header LSN equals its file name; its indexes are bulk-built from the documents.
+//! 3. Open the WAL (torn tail truncated) with `min_next_lsn = L + 1`: a log that ends
+//!    below `L` (lost, salvaged, or never written) is restarted at `L + 1`, so new LSNs
+//!    stay above every checkpointed one.
+//! 4. An invalid newer checkpoint may have been skipped in step 2 **only if** the WAL
+//!    still holds every record after `L` and reaches the skipped one's LSN; otherwise
+//!    [`Error::Unrecoverable`]. I/O errors are never treated as damage.
+//! 5. Replay WAL records with LSN > `L`. A record that does not decode or does not apply
+//!    is an error naming its LSN.
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::ops::RangeInclusive;
@@ -109,8 +111,6 @@ pub struct OpenReport {
     pub removed_temp_files: usize,
     /// WAL records replayed on top of the checkpoint.
     pub replayed: u64,
-    /// Empty filler records appended to carry the LSN past the checkpoint.
-    pub filler_records: u64,
     /// What the WAL's own recovery found.
     pub wal: RecoveryReport,
 }
@@ -237,24 +237,7 @@ impl MetaStore {
         if !temps.is_empty() {
             fs.sync_dir(&meta_dir).at("sync directory", &meta_dir)?;
         }
-        let wal_options = WalOptions {
-            // Sync is done here, outside the writer lock, so writers share fsyncs.
-            durability: match options.durability {
-                Durability::Sync => Durability::Buffered,
-                other => other,
-            },
-            max_file_bytes: options.wal_max_file_bytes,
-            recovery: options.recovery,
-            ..WalOptions::default()
-        };
-        let (wal, wal_report) = Wal::open(Arc::clone(&fs), &dir.join("wal"), wal_options)?;
-        let wal_first = wal_report.first_lsn;
-        let wal_last = wal.last_lsn();
-        // "The WAL holds every record after `lsn`, up to at least `upto`."
-        let wal_covers = |lsn: Lsn, upto: Lsn| {
-            wal_last >= upto && (wal_last <= lsn || (wal_first != 0 && wal_first <= lsn + 1))
-        };
-
+        // Checkpoints first: the WAL must continue after the one loaded.
         let checkpoints = list_checkpoints(&*fs, &meta_dir)?;
         let newest_lsn = checkpoints.first().map_or(0, |c| c.0);
         let mut skipped = Vec::new();
@@ -274,6 +257,26 @@ impl MetaStore {
             None => (MetaState::new(options.schema.clone())?, None),
         };
         let base = state.lsn();
+        let wal_options = WalOptions {
+            // Sync is done here, outside the writer lock, so writers share fsyncs.
+            durability: match options.durability {
+                Durability::Sync => Durability::Buffered,
+                other => other,
+            },
+            max_file_bytes: options.wal_max_file_bytes,
+            recovery: options.recovery,
+            // A log that ends below the checkpoint (lost, salvaged, or never written) is
+            // restarted after it, so new LSNs stay above every checkpointed one.
+            min_next_lsn: base + 1,
+            ..WalOptions::default()
+        };
+        let (wal, wal_report) = Wal::open(Arc::clone(&fs), &dir.join("wal"), wal_options)?;
+        let wal_first = wal_report.first_lsn;
+        let wal_last = wal.last_lsn();
+        // "The WAL holds every record after `lsn`, up to at least `upto`."
+        let wal_covers = |lsn: Lsn, upto: Lsn| {
+            wal_last >= upto && (wal_last <= lsn || (wal_first != 0 && wal_first <= lsn + 1))
+        };
         if !skipped.is_empty() && !wal_covers(base, newest_lsn) {
             let (path, why) = skipped.first().cloned().unwrap_or_default();
             return Err(Error::Unrecoverable {
@@ -300,59 +303,30 @@ impl MetaStore {
             });
         }
         let mut replayed = 0u64;
-        let mut failure: Option<Error> = None;
-        wal.replay(base + 1, |lsn, payload| {
+        wal.replay_with(base + 1, |lsn, payload| -> Result<()> {
             if lsn <= base {
                 return Ok(());
             }
-            let step = if payload.is_empty() {
-                Ok(())
-            } else {
-                MetaOp::decode_record(payload, lsn).and_then(|op| {
-                    state
-                        .apply(&op)
-                        .map(|_| ())
-                        .map_err(|e| Error::CorruptRecord {
-                            lsn,
-                            offset: 0,
-                            what: format!("does not apply to the recovered state: {e}"),
-                        })
-                })
-            };
-            match step {
-                Ok(()) => {
-                    state.set_lsn(lsn);
-                    replayed += 1;
-                    Ok(())
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    Err(mnemodb_wal::Error::Corrupted {
-                        file: dir.join("wal"),
-                        offset: 0,
-                        what: format!("record {lsn} refused by the metastore"),
-                    })
-                }
+            // An empty payload is a no-op (older versions wrote them as fillers).
+            if !payload.is_empty() {
+                let op = MetaOp::decode_record(payload, lsn)?;
+                state.apply(&op).map_err(|e| Error::CorruptRecord {
+                    lsn,
+                    offset: 0,
+                    what: format!("does not apply to the recovered state: {e}"),
+                })?;
             }
-        })
-        .map_err(|e| failure.take().unwrap_or(Error::Wal(e)))?;
-        let mut filler = 0u64;
-        while wal.last_lsn() < base {
-            let n = (base - wal.last_lsn()).min(65_536) as usize;
-            let empties: Vec<&[u8]> = vec![&[]; n];
-            wal.append_batch(&empties)?;
-            filler += n as u64;
-        }
-        if filler > 0 {
-            wal.flush()?;
-        }
+            state.set_lsn(lsn);
+            replayed += 1;
+            Ok(())
+        })?;
+        debug_assert!(wal.last_lsn() >= base);
         let durable = wal.durable_lsn().max(state.lsn());
         let report = OpenReport {
             checkpoint: info,
             skipped_checkpoints: skipped,
             removed_temp_files: temps.len(),
             replayed,
-            filler_records: filler,
             wal: wal_report,
         };
         let store = MetaStore {
@@ -523,7 +497,7 @@ impl MetaStore {
         }
         let snap = self.snapshot();
         let lsn = snap.lsn();
-        // The checkpoint must never be ahead of the durable log (see recovery step 4).
+        // The checkpoint must never be ahead of the durable log (see recovery step 3).
         self.wal.flush()?;
         let bytes = snap.encode_checkpoint()?;
         let path = self.meta_dir.join(format!("{CHECKPOINT_PREFIX}{lsn}"));

@@ -95,6 +95,6 @@ pub use frame::{
     encode_frame, frame_len, len_crc,
 };
 pub use options::{Durability, Lsn, RecoveryMode, RecoveryReport, WalOptions, WalStats};
-pub use recovery::read_records;
+pub use recovery::{read_records, read_records_with};
 pub use scan::{FileReport, Tail, decode_file, decode_frames};
 pub use wal::Wal;

@@ -57,6 +57,14 @@ pub struct WalOptions {
     pub max_record_bytes: u32,
     /// What opening does with a damaged log; default [`RecoveryMode::TolerateTornTail`].
     pub recovery: RecoveryMode,
+    /// The next record gets at least this LSN (default 0: no constraint). For a caller
+    /// whose state is already covered up to `min_next_lsn - 1` elsewhere (a checkpoint):
+    /// when the recovered log ends below that (a new, lost or salvaged log), opening
+    /// removes every file of the log (their records are all below `min_next_lsn`; oldest
+    /// first, each removal followed by a directory `fsync`) and starts a new file whose
+    /// first LSN is `min_next_lsn` (reported in
+    /// [`RecoveryReport::discarded_records`]). A log that already reaches it is left alone.
+    pub min_next_lsn: Lsn,
 }
 
 impl Default for WalOptions {
@@ -66,6 +74,7 @@ impl Default for WalOptions {
             max_file_bytes: 64 << 20,
             max_record_bytes: 64 << 20,
             recovery: RecoveryMode::TolerateTornTail,
+            min_next_lsn: 0,
         }
     }
 }
@@ -88,6 +97,10 @@ pub struct RecoveryReport {
     pub truncated_bytes: u64,
     /// Whether [`RecoveryMode::SalvagePrefix`] dropped damaged data.
     pub salvaged: bool,
+    /// Records removed because the log ended below [`WalOptions::min_next_lsn`] (the log
+    /// was restarted at that LSN; `files`, `records`, `first_lsn` and `last_lsn` describe
+    /// the restarted log).
+    pub discarded_records: u64,
 }
 
 /// A snapshot of the log's state, for monitoring.

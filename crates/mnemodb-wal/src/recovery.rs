@@ -52,6 +52,9 @@ pub(crate) fn list(fs: &dyn Fs, dir: &Path) -> Result<Listing> {
     Ok(Listing { files, temps })
 }
 
+/// A per-record callback with the caller's error type.
+pub(crate) type RecordFn<'a, E> = dyn FnMut(Lsn, &[u8]) -> Result<(), E> + 'a;
+
 /// One file kept by recovery.
 #[derive(Debug, Clone)]
 pub(crate) struct KeptFile {
@@ -91,6 +94,7 @@ impl Plan {
             last_lsn: self.next_lsn.saturating_sub(1),
             truncated_bytes: self.truncated_bytes,
             salvaged: self.salvaged,
+            discarded_records: 0,
         }
     }
 }
@@ -114,14 +118,14 @@ struct Kept {
 /// Scan every WAL file of `dir` and decide what the log is, calling `f` for each record
 /// with LSN ≥ `from` in order (records of the valid prefix are delivered before a
 /// [`Error::Corrupted`] ends the scan).
-pub(crate) fn scan_dir(
+pub(crate) fn scan_dir<E: From<Error>>(
     fs: &dyn Fs,
     dir: &Path,
     mode: RecoveryMode,
     max_record_bytes: u32,
     from: Lsn,
-    f: &mut dyn FnMut(Lsn, &[u8]) -> Result<()>,
-) -> Result<Plan> {
+    f: &mut RecordFn<'_, E>,
+) -> Result<Plan, E> {
     let files = list(fs, dir)?.files;
     let mut plan = Plan {
         next_lsn: files.first().map_or(1, |(lsn, _)| *lsn),
@@ -130,8 +134,11 @@ pub(crate) fn scan_dir(
     let newest = files.len().saturating_sub(1);
     let mut damage = None;
     for (index, (name_lsn, path)) in files.iter().enumerate() {
-        let handle = fs.open(path, OpenOptions::read()).at("open", path)?;
-        let len = handle.len().at("stat", path)?;
+        let handle = fs
+            .open(path, OpenOptions::read())
+            .at("open", path)
+            .map_err(Error::from)?;
+        let len = handle.len().at("stat", path).map_err(Error::from)?;
         let header = match read_header(&handle, path, len) {
             Ok(h) => h,
             Err(error) => {
@@ -180,7 +187,7 @@ pub(crate) fn scan_dir(
             break;
         }
         let mut src = FileSource::new(handle, path.clone(), len);
-        let mut on_frame = |fr: &crate::frame::FrameRef<'_>| {
+        let mut on_frame = |fr: &crate::frame::FrameRef<'_>| -> Result<(), E> {
             if fr.last_lsn() >= from {
                 for (lsn, payload) in fr.entries() {
                     if lsn >= from {
@@ -233,7 +240,7 @@ pub(crate) fn scan_dir(
     }
     if let Some(d) = damage {
         if mode == RecoveryMode::TolerateTornTail {
-            return Err(d.error);
+            return Err(d.error.into());
         }
         plan.salvaged = true;
         let first_dropped = match d.keep {
@@ -247,7 +254,7 @@ pub(crate) fn scan_dir(
             None => d.index,
         };
         for (_, path) in files.iter().skip(first_dropped).rev() {
-            plan.truncated_bytes += fs.file_len(path).at("stat", path)?;
+            plan.truncated_bytes += fs.file_len(path).at("stat", path).map_err(Error::from)?;
             plan.delete.push(path.clone());
         }
     }
@@ -308,9 +315,44 @@ pub fn read_records(
     dir: &Path,
     from: Lsn,
     mode: RecoveryMode,
-    mut f: impl FnMut(Lsn, &[u8]) -> Result<()>,
+    f: impl FnMut(Lsn, &[u8]) -> Result<()>,
 ) -> Result<RecoveryReport> {
-    if !fs.exists(dir).at("stat", dir)? {
+    read_records_with(fs, dir, from, mode, f)
+}
+
+/// [`read_records`] with a callback returning the caller's own error type `E` (any type
+/// a WAL [`Error`] converts into): the first error `f` returns stops the scan and is
+/// returned as is.
+///
+/// ```
+/// use mnemodb_io::MemFs;
+/// use mnemodb_wal::{read_records_with, RecoveryMode, Wal, WalOptions};
+/// use std::{path::Path, sync::Arc};
+///
+/// #[derive(Debug)]
+/// enum MyError { Wal(mnemodb_wal::Error), Refused(u64) }
+/// impl From<mnemodb_wal::Error> for MyError {
+///     fn from(e: mnemodb_wal::Error) -> Self { MyError::Wal(e) }
+/// }
+///
+/// let fs = Arc::new(MemFs::new());
+/// let (wal, _) = Wal::open(fs.clone(), Path::new("/db/wal"), WalOptions::default()).unwrap();
+/// wal.append(b"ok").unwrap();
+/// wal.append(b"bad").unwrap();
+/// let err = read_records_with(&*fs, Path::new("/db/wal"), 1, RecoveryMode::default(), |lsn, p| {
+///     if p == b"bad" { Err(MyError::Refused(lsn)) } else { Ok(()) }
+/// })
+/// .unwrap_err();
+/// assert!(matches!(err, MyError::Refused(2)));
+/// ```
+pub fn read_records_with<E: From<Error>>(
+    fs: &dyn Fs,
+    dir: &Path,
+    from: Lsn,
+    mode: RecoveryMode,
+    mut f: impl FnMut(Lsn, &[u8]) -> Result<(), E>,
+) -> Result<RecoveryReport, E> {
+    if !fs.exists(dir).at("stat", dir).map_err(Error::from)? {
         return Ok(RecoveryReport::default());
     }
     let plan = scan_dir(fs, dir, mode, u32::MAX, from, &mut f)?;

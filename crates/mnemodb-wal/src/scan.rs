@@ -159,13 +159,13 @@ pub(crate) struct FramesScan {
 
 /// Scan the frames of a file whose header holds `salt` and `first_lsn`, calling `on_frame`
 /// for each valid one, and classify how they end (module doc).
-pub(crate) fn scan_frames(
+pub(crate) fn scan_frames<E: From<Error>>(
     src: &mut dyn Source,
     salt: u64,
     first_lsn: Lsn,
     max_len: u32,
-    on_frame: &mut dyn FnMut(&FrameRef<'_>) -> Result<()>,
-) -> Result<FramesScan> {
+    on_frame: &mut dyn FnMut(&FrameRef<'_>) -> Result<(), E>,
+) -> Result<FramesScan, E> {
     let len = src.len();
     let mut off = WalHeader::SIZE as u64;
     let mut next = first_lsn;

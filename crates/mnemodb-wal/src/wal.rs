@@ -178,6 +178,9 @@ impl Wal {
     /// temporary files are removed. Everything the log holds — records and file names — is
     /// durable when this returns.
     ///
+    /// With [`WalOptions::min_next_lsn`], a log that ends below it is restarted there (its
+    /// files removed, a new file started at that LSN; see the option).
+    ///
     /// Opening is idempotent: if it fails half-way (an I/O error), opening again finishes
     /// the job.
     pub fn open(fs: Arc<dyn Fs>, dir: &Path, options: WalOptions) -> Result<(Wal, RecoveryReport)> {
@@ -206,7 +209,7 @@ impl Wal {
             let path = dir.join(name);
             fs.remove_file(&path).at("remove temporary file", &path)?;
         }
-        let plan = recovery::scan_dir(
+        let mut plan = recovery::scan_dir::<Error>(
             &*fs,
             dir,
             options.recovery,
@@ -218,7 +221,27 @@ impl Wal {
             fs.remove_file(path).at("remove", path)?;
             fs.sync_dir(dir).at("sync directory", dir)?;
         }
-        let report = plan.report();
+        let mut report = plan.report();
+        if plan.next_lsn < options.min_next_lsn {
+            // Everything the log holds is below `min_next_lsn`, which the caller has
+            // covered: drop it (oldest first, so a crash leaves a contiguous log, and
+            // opening again finishes the job) and start over at `min_next_lsn`.
+            for k in &plan.kept {
+                fs.remove_file(&k.path).at("remove", &k.path)?;
+                fs.sync_dir(dir).at("sync directory", dir)?;
+            }
+            plan.kept.clear();
+            plan.next_lsn = options.min_next_lsn;
+            report = RecoveryReport {
+                files: 1,
+                records: 0,
+                first_lsn: 0,
+                last_lsn: options.min_next_lsn - 1,
+                discarded_records: plan.records,
+                ..report
+            };
+            plan.records = 0;
+        }
         let mut files: Vec<FileEntry> = plan
             .kept
             .iter()
@@ -346,7 +369,18 @@ impl Wal {
     /// appended meanwhile may or may not be included). Works while other threads append;
     /// files removed by [`Wal::truncate_before`] meanwhile stay readable. Records below the
     /// oldest file are gone: the first record seen may be above `from`.
-    pub fn replay(&self, from: Lsn, mut f: impl FnMut(Lsn, &[u8]) -> Result<()>) -> Result<()> {
+    pub fn replay(&self, from: Lsn, f: impl FnMut(Lsn, &[u8]) -> Result<()>) -> Result<()> {
+        self.replay_with(from, f)
+    }
+
+    /// [`replay`](Self::replay) with a callback returning the caller's own error type `E`
+    /// (any type a WAL [`Error`] converts into): the first error `f` returns stops the
+    /// replay and is returned as is; WAL errors arrive converted.
+    pub fn replay_with<E: From<Error>>(
+        &self,
+        from: Lsn,
+        mut f: impl FnMut(Lsn, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let s = &self.shared;
         let snapshot = {
             let _files = s.files_lock.lock();
@@ -358,7 +392,8 @@ impl Wal {
                 }
                 let h =
                     s.fs.open(&e.path, OpenOptions::read())
-                        .at("open", &e.path)?;
+                        .at("open", &e.path)
+                        .map_err(Error::from)?;
                 out.push((e.clone(), h));
             }
             out
@@ -368,7 +403,7 @@ impl Wal {
         for (e, handle) in snapshot {
             let header = read_header(&handle, &e.path, e.len)?;
             if header.first_lsn != e.first_lsn || expected.is_some_and(|x| x != e.first_lsn) {
-                return Err(Error::corrupted(
+                return Err(E::from(Error::corrupted(
                     &e.path,
                     WalHeader::FIRST_LSN_OFFSET,
                     format!(
@@ -376,10 +411,10 @@ impl Wal {
                         header.first_lsn,
                         expected.unwrap_or(e.first_lsn)
                     ),
-                ));
+                )));
             }
             let mut src = FileSource::new(handle, e.path.clone(), e.len);
-            let mut on_frame = |fr: &crate::frame::FrameRef<'_>| {
+            let mut on_frame = |fr: &crate::frame::FrameRef<'_>| -> Result<(), E> {
                 if fr.last_lsn() >= from {
                     for (lsn, payload) in fr.entries() {
                         if lsn >= from {
@@ -393,11 +428,11 @@ impl Wal {
             match scan.tail {
                 Tail::Clean => {}
                 Tail::Torn { offset, what } | Tail::Corrupt { offset, what } => {
-                    return Err(Error::corrupted(
+                    return Err(E::from(Error::corrupted(
                         &e.path,
                         offset,
                         format!("{what} (the file changed after it was recovered)"),
-                    ));
+                    )));
                 }
             }
             expected = Some(scan.next_lsn);

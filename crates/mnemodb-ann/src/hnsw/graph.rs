@@ -259,6 +259,10 @@ impl GraphRead for FrozenView<'_> {
     fn vector_lines(&self) -> usize {
         self.rows.lines()
     }
+
+    fn links_words(&self) -> usize {
+        self.stride0
+    }
 }
 
 /// Copy a lock-based graph's first `n` nodes into flat arrays. Links to ids ≥ `n` (nodes

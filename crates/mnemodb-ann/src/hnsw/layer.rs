@@ -21,6 +21,8 @@ pub struct SearchTuning {
     pub visited: VisitedMode,
     /// How many neighbours ahead the vector prefetch runs.
     pub prefetch_ahead: usize,
+    /// Prefetch vectors into L2 instead of L1.
+    pub prefetch_l2: bool,
 }
 
 impl Default for SearchTuning {
@@ -28,7 +30,8 @@ impl Default for SearchTuning {
         SearchTuning {
             prefetch_lines: usize::MAX,
             visited: VisitedMode::Generation,
-            prefetch_ahead: 2,
+            prefetch_ahead: 4,
+            prefetch_l2: false,
         }
     }
 }
@@ -49,6 +52,10 @@ pub(crate) trait GraphRead {
     }
     /// Cache lines per vector.
     fn vector_lines(&self) -> usize;
+    /// `u32` words of a level-0 link block (for prefetching; 0 = no block to prefetch).
+    fn links_words(&self) -> usize {
+        0
+    }
 }
 
 /// One layer search's inputs.
@@ -142,7 +149,14 @@ pub(crate) fn search_layer<G: GraphRead, F: Fn(u32) -> bool>(
             && lq.level == 0
             && let Some(next) = s.candidates.peek()
         {
-            prefetch(g.links_ptr(next.0.id));
+            // The whole `[count, m0 slots]` block: it spans up to 4 cache lines.
+            let p = g.links_ptr(next.0.id);
+            let words = g.links_words();
+            let mut w = 0;
+            while words > 0 && w < words + 16 {
+                prefetch(p.wrapping_add(w));
+                w += 16;
+            }
         }
         s.batch.clear();
         {
@@ -162,7 +176,7 @@ pub(crate) fn search_layer<G: GraphRead, F: Fn(u32) -> bool>(
         }
         if lines > 0 {
             for &nb in s.batch.iter().take(ahead) {
-                prefetch_lines(g.vector_ptr(nb), lines);
+                prefetch_lines(g.vector_ptr(nb), lines, lq.tuning.prefetch_l2);
             }
         }
         for j in 0..s.batch.len() {
@@ -170,7 +184,7 @@ pub(crate) fn search_layer<G: GraphRead, F: Fn(u32) -> bool>(
             if lines > 0
                 && let Some(&next) = s.batch.get(j + ahead)
             {
-                prefetch_lines(g.vector_ptr(next), lines);
+                prefetch_lines(g.vector_ptr(next), lines, lq.tuning.prefetch_l2);
             }
             let Some(v) = g.vector(nb) else { continue };
             let d = (lq.dist)(lq.query, v);

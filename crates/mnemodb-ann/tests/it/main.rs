@@ -5,3 +5,4 @@ mod hnsw;
 mod hnsw_alloc;
 mod hnsw_file;
 mod hnsw_live;
+mod ivf;

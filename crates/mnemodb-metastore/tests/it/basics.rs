@@ -155,3 +155,103 @@ fn schema_change_reindexes_on_open() {
         2
     );
 }
+
+/// A WAL lost (or salvaged) below the checkpoint: the log restarts after the checkpoint's
+/// LSN (`WalOptions::min_next_lsn`), with no filler records, and new writes get LSNs above
+/// every checkpointed one — also across further reopens and power losses.
+#[test]
+fn wal_lost_after_checkpoint_restarts_after_it() {
+    let fs = mem();
+    let store = open(Arc::new(fs.clone()));
+    for i in 0..30u64 {
+        store
+            .put(i, memory_doc(i as u32 % 4, "fact", i as i64, 0.1))
+            .unwrap();
+    }
+    let info = store.checkpoint().unwrap();
+    assert_eq!(info.lsn, 30);
+    drop(store);
+    // Lose the whole log.
+    let wal_dir = Path::new("/db/wal");
+    for name in fs.read_dir(wal_dir).unwrap() {
+        fs.remove_file(&wal_dir.join(name)).unwrap();
+    }
+    let (store, report) = MetaStore::open(
+        Arc::new(fs.clone()),
+        Path::new("/db"),
+        MetaStoreOptions::new(crate::schema()),
+    )
+    .unwrap();
+    assert_eq!(report.checkpoint.unwrap().lsn, 30);
+    assert_eq!((report.replayed, report.wal.records), (0, 0));
+    assert_eq!(report.wal.last_lsn, 30);
+    assert_eq!(store.len(), 30);
+    let c = store
+        .write_batch(vec![MetaOp::Put {
+            id: 100u64.into(),
+            doc: Document::new(),
+        }])
+        .unwrap();
+    assert_eq!(c.lsns, Some(31..=31));
+    assert_eq!(store.wal_stats().first_lsn, 31);
+    drop(store);
+    for image in [fs.crash_image(CrashMode::DropUnsynced), fs.clone()] {
+        let (store, report) = MetaStore::open(
+            Arc::new(image),
+            Path::new("/db"),
+            MetaStoreOptions::new(crate::schema()),
+        )
+        .unwrap();
+        assert_eq!(report.replayed, 1);
+        assert_eq!(report.wal.discarded_records, 0);
+        assert_eq!(store.len(), 31);
+        assert_eq!(store.snapshot().lsn(), 31);
+        assert_eq!(store.put(101u64, Document::new()).unwrap(), 31);
+        assert_eq!(store.snapshot().lsn(), 32);
+    }
+
+    // A log that ends below the checkpoint (records 1..=5 only) is replaced, its records
+    // reported as discarded.
+    let fs = mem();
+    let store = open(Arc::new(fs.clone()));
+    for i in 0..5u64 {
+        store.put(i, Document::new()).unwrap();
+    }
+    drop(store);
+    let wal_copy: Vec<_> = fs
+        .read_dir(wal_dir)
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.clone(), fs.read_all(&wal_dir.join(n)).unwrap()))
+        .collect();
+    let store = open(Arc::new(fs.clone()));
+    for i in 5..12u64 {
+        store.put(i, Document::new()).unwrap();
+    }
+    store.checkpoint().unwrap();
+    drop(store);
+    for name in fs.read_dir(wal_dir).unwrap() {
+        fs.remove_file(&wal_dir.join(name)).unwrap();
+    }
+    for (name, bytes) in &wal_copy {
+        let f = fs
+            .open(
+                &wal_dir.join(name),
+                mnemodb_io::OpenOptions::create_truncate(),
+            )
+            .unwrap();
+        f.write_all_at(bytes, 0).unwrap();
+    }
+    let (store, report) = MetaStore::open(
+        Arc::new(fs.clone()),
+        Path::new("/db"),
+        MetaStoreOptions::new(crate::schema()),
+    )
+    .unwrap();
+    assert_eq!(report.wal.discarded_records, 5);
+    assert_eq!((report.replayed, store.len()), (0, 12));
+    let c = store
+        .write_batch(vec![MetaOp::Delete { id: 0u64.into() }])
+        .unwrap();
+    assert_eq!(c.lsns, Some(13..=13));
+}

@@ -9,6 +9,7 @@ mod faults;
 mod fuzz_corpus;
 mod kill9;
 mod model;
+mod next_lsn;
 mod strace;
 
 use std::path::Path;

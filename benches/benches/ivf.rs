@@ -1,0 +1,273 @@
+//! IVF: recall@10 vs single-thread QPS over an nprobe sweep, train + add time (2 threads),
+//! memory per vector, open time, for IVF-Flat and IVF-SQ8 (re-ranked ×4, and without
+//! re-ranking). Prints tables, writes `docs/bench/ivf-recall-qps.csv` and
+//! `docs/bench/ivf-build.csv`; `python3 benches/faiss_peer.py` then runs faiss
+//! (IndexIVFFlat, IndexIVFScalarQuantizer QT_8bit) on the same data and prints the ratios.
+//!
+//! ```text
+//! MNEMODB_DATASET=/work/shared/datasets/wordnet-minilm-50k cargo bench -p mnemodb-benches --bench ivf
+//! MNEMODB_IVF_1M=1 ...   # also synthetic 1M×96 (nlist 4000; several minutes)
+//! ```
+//! Without `MNEMODB_DATASET` a synthetic 50k×384 set with exact ground truth is used.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mnemodb_ann::flat::{self, Target};
+use mnemodb_ann::ivf::{CodeType, IvfIndex, IvfParams, IvfSearchParams, IvfTrained};
+use mnemodb_benches::{pool, scratch_dir, write_segment};
+use mnemodb_dataset::{Neighbors, Vectors, read_ids, read_vectors, recall_at_k, synthetic};
+use mnemodb_distance::Metric;
+use mnemodb_io::StdFs;
+use mnemodb_segment::SegmentReader;
+
+const NPROBES: [usize; 8] = [1, 2, 4, 8, 12, 16, 32, 64];
+const REPS: usize = 3;
+
+struct QuerySet {
+    name: &'static str,
+    queries: Vectors,
+    truth: Neighbors,
+}
+
+fn out_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/bench")
+}
+
+/// Every query once on the current thread, best of `REPS` runs: (recall@10, QPS).
+fn run_1t(
+    index: &IvfIndex,
+    seg: &SegmentReader,
+    set: &QuerySet,
+    params: &IvfSearchParams<'_>,
+) -> (f64, f64) {
+    let mut best = f64::INFINITY;
+    let mut results = Vec::new();
+    for _ in 0..REPS {
+        let t = Instant::now();
+        results = set
+            .queries
+            .rows()
+            .map(|q| {
+                index
+                    .search(seg, q, 10, params)
+                    .unwrap()
+                    .iter()
+                    .map(|h| h.id)
+                    .collect::<Vec<u64>>()
+            })
+            .collect();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let recall = recall_at_k(&results, &set.truth, 10).unwrap();
+    (recall, set.queries.len() as f64 / best)
+}
+
+fn exact_truth(seg: &SegmentReader, queries: &Vectors) -> Neighbors {
+    let p = pool(2);
+    let qs: Vec<&[f32]> = queries.rows().collect();
+    let hits = flat::search_batch(&p, &[Target::from(seg)], &qs, 10).unwrap();
+    let data: Vec<u32> = hits
+        .iter()
+        .flat_map(|h| h.iter().map(|h| h.id as u32))
+        .collect();
+    Neighbors::new(10, data).unwrap()
+}
+
+fn run_dataset(
+    data: &str,
+    base: &Vectors,
+    nlist: usize,
+    sets: &[QuerySet],
+    recall_csv: &mut String,
+    build_csv: &mut String,
+) {
+    let dir = scratch_dir();
+    let seg = write_segment(dir.path(), "seg-1.vec", base, Metric::Cosine);
+    let n = seg.len();
+    println!("\n== {data}: {n} × {} cosine, nlist {nlist} ==", seg.dim());
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>9} {:>11} {:>10} {:>10} {:>9}",
+        "index",
+        "train s",
+        "add s",
+        "total s",
+        "open ms",
+        "B/vec list",
+        "B/vec file",
+        "imbalance",
+        "max/mean"
+    );
+    let p2 = pool(2);
+    let mut indexes = Vec::new();
+    for (name, codes) in [("ivf-flat", CodeType::F32), ("ivf-sq8", CodeType::Sq8)] {
+        let params = IvfParams::new(nlist, codes);
+        let t = Instant::now();
+        let trained = IvfTrained::train(&p2, &seg, &params).unwrap();
+        let train = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let built = trained.build(&p2, &seg).unwrap();
+        let add = t.elapsed().as_secs_f64();
+        let path = dir.path().join(format!("seg-1.{name}.ivf"));
+        built.write(&StdFs, &path).unwrap();
+        let t = Instant::now();
+        let index = IvfIndex::open(&StdFs, &path, &seg).unwrap();
+        let open_ms = t.elapsed().as_secs_f64() * 1e3;
+        index.verify().unwrap();
+        let b = index.balance();
+        let per_file = index.file_len() as f64 / n as f64;
+        println!(
+            "{name:<10} {train:>8.2} {add:>8.2} {:>8.2} {open_ms:>9.2} {:>11} {per_file:>10.1} {:>10.3} {:>9.2}",
+            train + add,
+            index.bytes_per_vector(),
+            b.imbalance,
+            b.max_over_mean()
+        );
+        writeln!(
+            build_csv,
+            "{data},mnemodb-{name},2,{nlist},{train:.3},{add:.3},{:.3},{},{per_file:.1},{:.3},{:.3},{open_ms:.3}",
+            train + add,
+            index.bytes_per_vector(),
+            b.imbalance,
+            b.max_over_mean()
+        )
+        .unwrap();
+        indexes.push((name, index));
+    }
+    println!(
+        "f32 segment rows: {} B/vector (re-ranking reads k×4 of them per query)",
+        seg.stride() * 4
+    );
+    for set in sets {
+        println!(
+            "\n-- {data} / {}: recall@10 and single-thread QPS --",
+            set.name
+        );
+        println!(
+            "{:>6} | {:>8} {:>9} | {:>8} {:>9} | {:>8} {:>9}",
+            "nprobe", "flat R", "flat QPS", "sq8 R", "sq8 QPS", "sq8/0 R", "sq8/0 QPS"
+        );
+        for &nprobe in &NPROBES {
+            let mut line = format!("{nprobe:>6}");
+            let variants: [(&str, usize, usize); 3] = [
+                ("ivf-flat", 0, 4),
+                ("ivf-sq8", 1, 4),
+                ("ivf-sq8-norerank", 1, 0),
+            ];
+            for (label, which, rerank) in variants {
+                let (_, index) = &indexes[which];
+                let params = IvfSearchParams {
+                    rerank,
+                    ..IvfSearchParams::new(nprobe)
+                };
+                let (r, qps) = run_1t(index, &seg, set, &params);
+                write!(line, " | {r:>8.4} {qps:>9.0}").unwrap();
+                writeln!(
+                    recall_csv,
+                    "{data},{},mnemodb-{label},1,{nprobe},{r:.5},{qps:.1}",
+                    set.name
+                )
+                .unwrap();
+            }
+            println!("{line}");
+        }
+    }
+}
+
+fn main() {
+    let mut recall_csv = String::from("dataset,query_set,impl,threads,nprobe,recall_at_10,qps\n");
+    let mut build_csv = String::from(
+        "dataset,impl,threads,nlist,train_s,add_s,total_s,list_bytes_per_vector,file_bytes_per_vector,imbalance,max_over_mean,open_ms\n",
+    );
+    println!("kernels: {}", mnemodb_distance::tile_backend());
+    match std::env::var_os("MNEMODB_DATASET") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            let base = read_vectors(dir.join("base.fvecs")).unwrap();
+            let mut sets = vec![QuerySet {
+                name: "query",
+                queries: read_vectors(dir.join("query.fvecs")).unwrap(),
+                truth: read_ids(dir.join("groundtruth.ivecs")).unwrap(),
+            }];
+            if let (Ok(q), Ok(t)) = (
+                read_vectors(dir.join("ood_query.fvecs")),
+                read_ids(dir.join("ood_groundtruth.ivecs")),
+            ) {
+                sets.push(QuerySet {
+                    name: "ood_query",
+                    queries: q,
+                    truth: t,
+                });
+            }
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let nlist = IvfParams::default_nlist(base.len()).min(900);
+            run_dataset(&name, &base, nlist, &sets, &mut recall_csv, &mut build_csv);
+        }
+        None => {
+            let base = synthetic::Clustered::new(384, 200, 42)
+                .spread(0.6)
+                .normalize(true)
+                .sample(50_000, 1);
+            let queries = synthetic::Clustered::new(384, 200, 42)
+                .spread(0.6)
+                .normalize(true)
+                .sample(500, 2);
+            let dir = scratch_dir();
+            let seg = write_segment(dir.path(), "t.vec", &base, Metric::Cosine);
+            let truth = exact_truth(&seg, &queries);
+            let sets = [QuerySet {
+                name: "query",
+                queries,
+                truth,
+            }];
+            run_dataset(
+                "synthetic-50k-384d",
+                &base,
+                900,
+                &sets,
+                &mut recall_csv,
+                &mut build_csv,
+            );
+        }
+    }
+    if std::env::var_os("MNEMODB_IVF_1M").is_some() {
+        let base = synthetic::Clustered::new(96, 1000, 7)
+            .spread(0.5)
+            .normalize(true)
+            .sample(1_000_000, 1);
+        let queries = synthetic::Clustered::new(96, 1000, 7)
+            .spread(0.5)
+            .normalize(true)
+            .sample(500, 2);
+        let dir = scratch_dir();
+        let seg = write_segment(dir.path(), "t.vec", &base, Metric::Cosine);
+        let truth = exact_truth(&seg, &queries);
+        drop(seg);
+        let sets = [QuerySet {
+            name: "query",
+            queries,
+            truth,
+        }];
+        run_dataset(
+            "synthetic-1m-96d",
+            &base,
+            4000,
+            &sets,
+            &mut recall_csv,
+            &mut build_csv,
+        );
+    }
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ivf-recall-qps.csv"), recall_csv).unwrap();
+    std::fs::write(dir.join("ivf-build.csv"), build_csv).unwrap();
+    println!(
+        "\nwrote {}/ivf-recall-qps.csv and ivf-build.csv",
+        dir.display()
+    );
+}

@@ -1,0 +1,429 @@
+use std::path::Path;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::crc::crc32;
+use crate::decode::read_pod;
+use crate::error::{FormatError, Result};
+use crate::kind::FileKind;
+use crate::layout::{ALIGN, align_up};
+use crate::prefix::{BYTE_ORDER_MARK, FilePrefix};
+
+/// Largest `nlist` an IVF file may declare; bounds every allocation derived from the header.
+pub const IVF_MAX_NLIST: u32 = 1 << 20;
+/// `dtype` of IVF codes: full f32 rows (IVF-Flat).
+pub const IVF_DTYPE_F32: u32 = 0;
+/// `dtype` of IVF codes: 8-bit scalar-quantised rows (IVF-SQ8; per-dimension min and scale
+/// in the quantiser section).
+pub const IVF_DTYPE_SQ8: u32 = 1;
+
+/// Header of an IVF index file (`seg-<id>.ivf`): 256 bytes at offset 0.
+///
+/// The index covers the rows of one segment, named exactly by `segment_generation` and
+/// `segment_content_crc`. Rows are grouped by inverted list: list `l` holds entries
+/// `list_offsets[l]..list_offsets[l + 1]` of the row-number and code sections.
+///
+/// ```text
+/// 0      256          list_offsets   rows        quant          codes              file_len
+/// | header | centroids | pad | offsets | pad | rows | pad | quant | pad | codes        |
+/// ```
+///
+/// | offset | size | field                  | meaning                                                  |
+/// |-------:|-----:|------------------------|----------------------------------------------------------|
+/// | 0      | 16   | `prefix`               | [`FilePrefix`]: magic, kind = 3 (IVF index), version     |
+/// | 16     | 4    | `byte_order`           | [`BYTE_ORDER_MARK`]                                      |
+/// | 20     | 4    | `metric`               | metric of the indexed segment                            |
+/// | 24     | 4    | `dim`                  | dimension, 1..=[`crate::MAX_DIM`]                        |
+/// | 28     | 4    | `dtype`                | codes: 0 = f32 rows, 1 = SQ8 codes                       |
+/// | 32     | 4    | `nlist`                | inverted lists (= centroids), 1..=[`IVF_MAX_NLIST`]      |
+/// | 36     | 4    | `flags`                | zero                                                     |
+/// | 40     | 8    | `row_count`            | rows indexed = rows of the segment, < 2³²                |
+/// | 48     | 8    | `segment_generation`   | generation of the indexed segment                        |
+/// | 56     | 4    | `segment_content_crc`  | content CRC of the indexed segment                       |
+/// | 60     | 4    | `iterations`           | k-means iterations run (informational)                   |
+/// | 64     | 8    | `seed`                 | k-means seed (informational)                             |
+/// | 72     | 8    | `centroids_offset`     | = 256; `nlist × dim` f32                                  |
+/// | 80     | 8    | `list_offsets_offset`  | `nlist + 1` u64, from 0 rising to `row_count`            |
+/// | 88     | 8    | `rows_offset`          | `row_count` u32 segment row numbers, grouped by list     |
+/// | 96     | 8    | `quant_offset`         | SQ8: `dim` f32 minimums then `dim` f32 scales; f32: empty |
+/// | 104    | 8    | `codes_offset`         | `row_count` codes: `dim` f32 (dtype 0) or `dim` u8 (1)   |
+/// | 112    | 8    | `file_len`             | end of codes                                             |
+/// | 120    | 4    | `centroids_crc`        | CRC32 of the centroids section                           |
+/// | 124    | 4    | `list_offsets_crc`     | CRC32 of the list offsets section                        |
+/// | 128    | 4    | `rows_crc`             | CRC32 of the rows section                                |
+/// | 132    | 4    | `quant_crc`            | CRC32 of the quantiser section                           |
+/// | 136    | 4    | `codes_crc`            | CRC32 of the codes section                               |
+/// | 140    | 112  | `reserved`             | zero                                                     |
+/// | 252    | 4    | `header_crc`           | CRC32 of bytes 0..252                                    |
+///
+/// Every section starts 64-byte aligned; the padding between sections is zero.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct IvfHeader {
+    /// Magic, kind and version.
+    pub prefix: FilePrefix,
+    /// [`BYTE_ORDER_MARK`].
+    pub byte_order: u32,
+    /// Metric of the indexed segment.
+    pub metric: u32,
+    /// Dimension.
+    pub dim: u32,
+    /// Code type ([`IVF_DTYPE_F32`] or [`IVF_DTYPE_SQ8`]).
+    pub dtype: u32,
+    /// Number of inverted lists.
+    pub nlist: u32,
+    /// Zero.
+    pub flags: u32,
+    /// Rows indexed.
+    pub row_count: u64,
+    /// Generation of the indexed segment.
+    pub segment_generation: u64,
+    /// Content CRC of the indexed segment.
+    pub segment_content_crc: u32,
+    /// k-means iterations (informational).
+    pub iterations: u32,
+    /// k-means seed (informational).
+    pub seed: u64,
+    /// Start of the centroids.
+    pub centroids_offset: u64,
+    /// Start of the list offsets.
+    pub list_offsets_offset: u64,
+    /// Start of the row numbers.
+    pub rows_offset: u64,
+    /// Start of the quantiser parameters.
+    pub quant_offset: u64,
+    /// Start of the codes.
+    pub codes_offset: u64,
+    /// Total file length.
+    pub file_len: u64,
+    /// CRC32 of the centroids.
+    pub centroids_crc: u32,
+    /// CRC32 of the list offsets.
+    pub list_offsets_crc: u32,
+    /// CRC32 of the row numbers.
+    pub rows_crc: u32,
+    /// CRC32 of the quantiser parameters.
+    pub quant_crc: u32,
+    /// CRC32 of the codes.
+    pub codes_crc: u32,
+    /// Zero.
+    pub reserved: [u8; 112],
+    /// CRC32 of bytes `0..252`.
+    pub header_crc: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<IvfHeader>() == 256);
+
+/// Where each section of an IVF file lies, derived from `dim`, `dtype`, `nlist` and
+/// `row_count` alone: a header whose offsets disagree is corrupt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IvfLayout {
+    /// Dimension.
+    pub dim: u32,
+    /// Code type.
+    pub dtype: u32,
+    /// Lists.
+    pub nlist: u32,
+    /// Rows.
+    pub row_count: u64,
+    /// Bytes per code.
+    pub code_size: u64,
+    /// Start of the centroids.
+    pub centroids_offset: u64,
+    /// Start of the list offsets.
+    pub list_offsets_offset: u64,
+    /// Start of the row numbers.
+    pub rows_offset: u64,
+    /// Start of the quantiser parameters.
+    pub quant_offset: u64,
+    /// Bytes of quantiser parameters.
+    pub quant_len: u64,
+    /// Start of the codes.
+    pub codes_offset: u64,
+    /// File length.
+    pub file_len: u64,
+}
+
+impl IvfLayout {
+    /// Header size; the centroids start right after it.
+    pub const HEADER_SIZE: u64 = 256;
+
+    /// The layout for these sizes, or `None` when one is out of range or a size overflows.
+    pub fn compute(dim: u32, dtype: u32, nlist: u32, row_count: u64) -> Option<Self> {
+        if dim == 0 || dim > crate::MAX_DIM || nlist == 0 || nlist > IVF_MAX_NLIST {
+            return None;
+        }
+        if row_count >= u64::from(u32::MAX) {
+            return None;
+        }
+        let d = u64::from(dim);
+        let (code_size, quant_len) = match dtype {
+            IVF_DTYPE_F32 => (4 * d, 0),
+            IVF_DTYPE_SQ8 => (d, 8 * d),
+            _ => return None,
+        };
+        let centroids_offset = Self::HEADER_SIZE;
+        let list_offsets_offset = align_up(
+            centroids_offset.checked_add(u64::from(nlist).checked_mul(4 * d)?)?,
+            ALIGN,
+        )?;
+        let rows_offset = align_up(
+            list_offsets_offset.checked_add((u64::from(nlist) + 1) * 8)?,
+            ALIGN,
+        )?;
+        let quant_offset = align_up(rows_offset.checked_add(row_count.checked_mul(4)?)?, ALIGN)?;
+        let codes_offset = align_up(quant_offset.checked_add(quant_len)?, ALIGN)?;
+        let file_len = codes_offset.checked_add(row_count.checked_mul(code_size)?)?;
+        Some(IvfLayout {
+            dim,
+            dtype,
+            nlist,
+            row_count,
+            code_size,
+            centroids_offset,
+            list_offsets_offset,
+            rows_offset,
+            quant_offset,
+            quant_len,
+            codes_offset,
+            file_len,
+        })
+    }
+
+    /// `(offset, len)` of the five sections in file order: centroids, list offsets, rows,
+    /// quantiser, codes.
+    pub fn sections(&self) -> [(u64, u64); 5] {
+        [
+            (
+                self.centroids_offset,
+                u64::from(self.nlist) * u64::from(self.dim) * 4,
+            ),
+            (self.list_offsets_offset, (u64::from(self.nlist) + 1) * 8),
+            (self.rows_offset, self.row_count * 4),
+            (self.quant_offset, self.quant_len),
+            (self.codes_offset, self.row_count * self.code_size),
+        ]
+    }
+
+    /// `(offset, len)` of the zero padding after each section but the last.
+    pub fn paddings(&self) -> [(u64, u64); 4] {
+        let s = self.sections();
+        let mut out = [(0, 0); 4];
+        for (i, o) in out.iter_mut().enumerate() {
+            if let (Some(a), Some(b)) = (s.get(i), s.get(i + 1)) {
+                let end = a.0 + a.1;
+                *o = (end, b.0 - end);
+            }
+        }
+        out
+    }
+}
+
+/// Values of a new header that do not follow from the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IvfHeaderFields {
+    /// Metric of the indexed segment.
+    pub metric: u32,
+    /// Indexed segment's generation.
+    pub segment_generation: u64,
+    /// Indexed segment's content CRC.
+    pub segment_content_crc: u32,
+    /// k-means iterations.
+    pub iterations: u32,
+    /// k-means seed.
+    pub seed: u64,
+    /// Section CRCs in file order.
+    pub section_crcs: [u32; 5],
+}
+
+impl IvfHeader {
+    /// Byte offset of `header_crc`.
+    pub const CRC_OFFSET: usize = 252;
+
+    /// A header for `layout` and `fields`, with its CRC filled in.
+    pub fn new(layout: &IvfLayout, fields: &IvfHeaderFields) -> Self {
+        let [
+            centroids_crc,
+            list_offsets_crc,
+            rows_crc,
+            quant_crc,
+            codes_crc,
+        ] = fields.section_crcs;
+        let mut h = IvfHeader {
+            prefix: FilePrefix::new(FileKind::IvfIndex),
+            byte_order: BYTE_ORDER_MARK,
+            metric: fields.metric,
+            dim: layout.dim,
+            dtype: layout.dtype,
+            nlist: layout.nlist,
+            flags: 0,
+            row_count: layout.row_count,
+            segment_generation: fields.segment_generation,
+            segment_content_crc: fields.segment_content_crc,
+            iterations: fields.iterations,
+            seed: fields.seed,
+            centroids_offset: layout.centroids_offset,
+            list_offsets_offset: layout.list_offsets_offset,
+            rows_offset: layout.rows_offset,
+            quant_offset: layout.quant_offset,
+            codes_offset: layout.codes_offset,
+            file_len: layout.file_len,
+            centroids_crc,
+            list_offsets_crc,
+            rows_crc,
+            quant_crc,
+            codes_crc,
+            reserved: [0; 112],
+            header_crc: 0,
+        };
+        h.header_crc = h.compute_crc();
+        h
+    }
+
+    /// CRC32 of every byte before `header_crc`.
+    pub fn compute_crc(&self) -> u32 {
+        let bytes = bytemuck::bytes_of(self);
+        crc32(bytes.get(..Self::CRC_OFFSET).unwrap_or(bytes))
+    }
+
+    /// Section CRCs in file order.
+    pub fn section_crcs(&self) -> [u32; 5] {
+        [
+            self.centroids_crc,
+            self.list_offsets_crc,
+            self.rows_crc,
+            self.quant_crc,
+            self.codes_crc,
+        ]
+    }
+
+    /// Decode and validate a header from the first bytes of a file whose actual length is
+    /// `actual_len`: magic, kind, version, header CRC, byte order, reserved bytes, parameter
+    /// ranges, every offset against the canonical layout, and the file length. Section
+    /// CRCs and the meaning of `metric` are the caller's. Never panics.
+    pub fn decode(bytes: &[u8], file: &Path, actual_len: u64) -> Result<(Self, IvfLayout)> {
+        FilePrefix::decode(bytes, file, FileKind::IvfIndex)?;
+        let h: IvfHeader = read_pod(bytes, 0).ok_or_else(|| {
+            FormatError::corrupted(
+                file,
+                bytes.len() as u64,
+                format!(
+                    "file is {} bytes, shorter than the 256-byte IVF header",
+                    bytes.len()
+                ),
+            )
+        })?;
+        let bad = |offset: u64, what: String| Err(FormatError::corrupted(file, offset, what));
+        if h.header_crc != h.compute_crc() {
+            return bad(
+                Self::CRC_OFFSET as u64,
+                format!(
+                    "header checksum mismatch (stored {:#010x}, computed {:#010x})",
+                    h.header_crc,
+                    h.compute_crc()
+                ),
+            );
+        }
+        if h.byte_order != BYTE_ORDER_MARK {
+            return bad(16, format!("byte-order mark {:#010x}", h.byte_order));
+        }
+        if h.dim == 0 || h.dim > crate::MAX_DIM {
+            return bad(
+                24,
+                format!("dimension {} outside 1..={}", h.dim, crate::MAX_DIM),
+            );
+        }
+        if h.dtype != IVF_DTYPE_F32 && h.dtype != IVF_DTYPE_SQ8 {
+            return bad(28, format!("unknown code dtype {}", h.dtype));
+        }
+        if h.nlist == 0 || h.nlist > IVF_MAX_NLIST {
+            return bad(32, format!("nlist {} outside 1..={IVF_MAX_NLIST}", h.nlist));
+        }
+        if h.flags != 0 {
+            return bad(36, format!("unknown flags {:#x}", h.flags));
+        }
+        if h.reserved != [0; 112] {
+            return bad(140, "reserved bytes are not zero".into());
+        }
+        let Some(layout) = IvfLayout::compute(h.dim, h.dtype, h.nlist, h.row_count) else {
+            return bad(
+                40,
+                format!("row count {} overflows the file size", h.row_count),
+            );
+        };
+        let checks: [(u64, &str, u64, u64); 6] = [
+            (
+                72,
+                "centroids_offset",
+                h.centroids_offset,
+                layout.centroids_offset,
+            ),
+            (
+                80,
+                "list_offsets_offset",
+                h.list_offsets_offset,
+                layout.list_offsets_offset,
+            ),
+            (88, "rows_offset", h.rows_offset, layout.rows_offset),
+            (96, "quant_offset", h.quant_offset, layout.quant_offset),
+            (104, "codes_offset", h.codes_offset, layout.codes_offset),
+            (112, "file_len", h.file_len, layout.file_len),
+        ];
+        for (offset, name, stored, expected) in checks {
+            if stored != expected {
+                return bad(
+                    offset,
+                    format!("{name} is {stored}, layout says {expected}"),
+                );
+            }
+        }
+        if actual_len != layout.file_len {
+            return bad(
+                actual_len.min(layout.file_len),
+                format!(
+                    "file is {actual_len} bytes, header says {} (truncated or extended)",
+                    layout.file_len
+                ),
+            );
+        }
+        Ok((h, layout))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_round_trip_and_every_header_bit_flip_is_caught() {
+        for dtype in [IVF_DTYPE_F32, IVF_DTYPE_SQ8] {
+            let l = IvfLayout::compute(3, dtype, 4, 10).unwrap();
+            for (off, _) in l.sections() {
+                assert_eq!(off % 64, 0);
+            }
+            let fields = IvfHeaderFields {
+                metric: 1,
+                segment_generation: 7,
+                segment_content_crc: 0xabc,
+                iterations: 5,
+                seed: 9,
+                section_crcs: [1, 2, 3, 4, 5],
+            };
+            let h = IvfHeader::new(&l, &fields);
+            let bytes = bytemuck::bytes_of(&h).to_vec();
+            let (back, layout) = IvfHeader::decode(&bytes, Path::new("x"), l.file_len).unwrap();
+            assert_eq!((back, layout), (h, l));
+            for bit in 0..bytes.len() * 8 {
+                let mut b = bytes.clone();
+                b[bit / 8] ^= 1 << (bit % 8);
+                assert!(
+                    IvfHeader::decode(&b, Path::new("x"), l.file_len).is_err(),
+                    "bit {bit}"
+                );
+            }
+            assert!(IvfHeader::decode(&bytes, Path::new("x"), l.file_len - 1).is_err());
+        }
+        assert!(IvfLayout::compute(3, 2, 4, 10).is_none());
+        assert!(IvfLayout::compute(3, 0, 0, 10).is_none());
+    }
+}
