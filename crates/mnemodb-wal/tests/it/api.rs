@@ -378,15 +378,28 @@ fn replay_runs_while_appending_and_truncating() {
     let dir = Path::new(DIR);
     let (wal, _) = open(&fs, dir, small_files(2048));
     let wal = Arc::new(wal);
+    // The writer waits for replays at two points, so at least two replays overlap its
+    // appends and truncations however the threads are scheduled (a loaded machine).
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let wait_for = |done: &std::sync::atomic::AtomicUsize, n: usize| {
+        while done.load(std::sync::atomic::Ordering::Acquire) < n {
+            std::thread::yield_now();
+        }
+    };
     let writer = {
         let wal = Arc::clone(&wal);
+        let done = Arc::clone(&done);
         std::thread::spawn(move || {
             for lsn in 1..=1500u64 {
                 assert_eq!(wal.append(&payload_for(lsn, 100)).unwrap(), lsn);
                 if lsn % 200 == 0 {
                     wal.truncate_before(lsn - 100).unwrap();
                 }
+                if lsn == 750 {
+                    wait_for(&done, 1);
+                }
             }
+            wait_for(&done, 2);
         })
     };
     let mut replays = 0;
@@ -399,6 +412,7 @@ fn replay_runs_while_appending_and_truncating() {
             assert_eq!(*p, payload_for(*lsn, 100));
         }
         replays += 1;
+        done.store(replays, std::sync::atomic::Ordering::Release);
     }
     writer.join().unwrap();
     assert!(replays > 1);
