@@ -666,7 +666,13 @@ mod plot {
                 .y_desc("queries / s")
                 .draw()?;
             for (i, c) in cs.iter().enumerate() {
-                let color = Palette99::pick(i).to_rgba();
+                // One colour per implementation and thread count, the same in every panel.
+                let color = match (c.label.starts_with("hnswlib"), c.label.contains("2t")) {
+                    (true, _) => RGBColor(0, 150, 60).to_rgba(),
+                    (false, true) => RGBColor(40, 90, 220).to_rgba(),
+                    (false, false) => RGBColor(220, 30, 50).to_rgba(),
+                };
+                let _ = i;
                 let mut pts = c.points.clone();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 chart
