@@ -2,9 +2,8 @@ use std::path::Path;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::crc::crc32;
-use crate::decode::read_pod;
 use crate::error::{FormatError, Result};
+use crate::header::{Header, decode_header};
 use crate::kind::FileKind;
 use crate::prefix::{BYTE_ORDER_MARK, FilePrefix};
 
@@ -60,6 +59,15 @@ pub struct CheckpointHeader {
 
 const _: () = assert!(std::mem::size_of::<CheckpointHeader>() == 128);
 
+impl Header for CheckpointHeader {
+    const KIND: FileKind = FileKind::Checkpoint;
+    const NAME: &'static str = "checkpoint";
+
+    fn stored_crc(&self) -> u32 {
+        self.header_crc
+    }
+}
+
 impl CheckpointHeader {
     /// Header size; the body starts right after it.
     pub const SIZE: u64 = 128;
@@ -103,8 +111,7 @@ impl CheckpointHeader {
 
     /// CRC32 of every byte before `header_crc`.
     pub fn compute_crc(&self) -> u32 {
-        let bytes = bytemuck::bytes_of(self);
-        crc32(bytes.get(..Self::CRC_OFFSET).unwrap_or(bytes))
+        Header::compute_crc(self)
     }
 
     /// Decode and validate the header at the start of a checkpoint file of `actual_len`
@@ -112,31 +119,8 @@ impl CheckpointHeader {
     /// lengths, and `document_count ≤ next_internal_id`. The body CRC is the caller's to
     /// check (it needs the body). Never panics.
     pub fn decode(bytes: &[u8], file: &Path, actual_len: u64) -> Result<Self> {
-        FilePrefix::decode(bytes, file, FileKind::Checkpoint)?;
-        let h: CheckpointHeader = read_pod(bytes, 0).ok_or_else(|| {
-            FormatError::corrupted(
-                file,
-                bytes.len() as u64,
-                format!(
-                    "file is {} bytes, shorter than the 128-byte checkpoint header",
-                    bytes.len()
-                ),
-            )
-        })?;
+        let h: CheckpointHeader = decode_header(bytes, file)?;
         let bad = |offset: u64, what: String| Err(FormatError::corrupted(file, offset, what));
-        if h.header_crc != h.compute_crc() {
-            return bad(
-                Self::CRC_OFFSET as u64,
-                format!(
-                    "header checksum mismatch (stored {:#010x}, computed {:#010x})",
-                    h.header_crc,
-                    h.compute_crc()
-                ),
-            );
-        }
-        if h.byte_order != BYTE_ORDER_MARK {
-            return bad(16, format!("byte-order mark {:#010x}", h.byte_order));
-        }
         if h.flags != 0 {
             return bad(20, format!("unknown flags {:#x}", h.flags));
         }

@@ -2,9 +2,8 @@ use std::path::Path;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::crc::crc32;
-use crate::decode::read_pod;
 use crate::error::{FormatError, Result};
+use crate::header::{Header, decode_header};
 use crate::kind::FileKind;
 use crate::layout::{ALIGN, align_up};
 use crate::prefix::{BYTE_ORDER_MARK, FilePrefix};
@@ -121,6 +120,15 @@ pub struct HnswHeader {
 }
 
 const _: () = assert!(std::mem::size_of::<HnswHeader>() == 256);
+
+impl Header for HnswHeader {
+    const KIND: FileKind = FileKind::HnswIndex;
+    const NAME: &'static str = "HNSW";
+
+    fn stored_crc(&self) -> u32 {
+        self.header_crc
+    }
+}
 
 /// Where each section of an HNSW file lies, derived from `node_count`, `m`, `m0`,
 /// `upper_count` and `upper_links_len` alone: a header whose offsets disagree is corrupt.
@@ -296,8 +304,7 @@ impl HnswHeader {
 
     /// CRC32 of every byte before `header_crc`.
     pub fn compute_crc(&self) -> u32 {
-        let bytes = bytemuck::bytes_of(self);
-        crc32(bytes.get(..Self::CRC_OFFSET).unwrap_or(bytes))
+        Header::compute_crc(self)
     }
 
     /// Section CRCs in file order.
@@ -315,31 +322,8 @@ impl HnswHeader {
     /// ranges, every offset against the canonical layout, and the file length. Section
     /// CRCs and the meaning of `metric` are the caller's. Never panics.
     pub fn decode(bytes: &[u8], file: &Path, actual_len: u64) -> Result<(Self, HnswLayout)> {
-        FilePrefix::decode(bytes, file, FileKind::HnswIndex)?;
-        let h: HnswHeader = read_pod(bytes, 0).ok_or_else(|| {
-            FormatError::corrupted(
-                file,
-                bytes.len() as u64,
-                format!(
-                    "file is {} bytes, shorter than the 256-byte HNSW header",
-                    bytes.len()
-                ),
-            )
-        })?;
+        let h: HnswHeader = decode_header(bytes, file)?;
         let bad = |offset: u64, what: String| Err(FormatError::corrupted(file, offset, what));
-        if h.header_crc != h.compute_crc() {
-            return bad(
-                Self::CRC_OFFSET as u64,
-                format!(
-                    "header checksum mismatch (stored {:#010x}, computed {:#010x})",
-                    h.header_crc,
-                    h.compute_crc()
-                ),
-            );
-        }
-        if h.byte_order != BYTE_ORDER_MARK {
-            return bad(16, format!("byte-order mark {:#010x}", h.byte_order));
-        }
         if h.dim == 0 || h.dim > crate::MAX_DIM {
             return bad(
                 24,

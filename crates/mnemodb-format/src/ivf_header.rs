@@ -2,9 +2,8 @@ use std::path::Path;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::crc::crc32;
-use crate::decode::read_pod;
 use crate::error::{FormatError, Result};
+use crate::header::{Header, decode_header};
 use crate::kind::FileKind;
 use crate::layout::{ALIGN, align_up};
 use crate::prefix::{BYTE_ORDER_MARK, FilePrefix};
@@ -113,6 +112,15 @@ pub struct IvfHeader {
 }
 
 const _: () = assert!(std::mem::size_of::<IvfHeader>() == 256);
+
+impl Header for IvfHeader {
+    const KIND: FileKind = FileKind::IvfIndex;
+    const NAME: &'static str = "IVF";
+
+    fn stored_crc(&self) -> u32 {
+        self.header_crc
+    }
+}
 
 /// Where each section of an IVF file lies, derived from `dim`, `dtype`, `nlist` and
 /// `row_count` alone: a header whose offsets disagree is corrupt.
@@ -282,8 +290,7 @@ impl IvfHeader {
 
     /// CRC32 of every byte before `header_crc`.
     pub fn compute_crc(&self) -> u32 {
-        let bytes = bytemuck::bytes_of(self);
-        crc32(bytes.get(..Self::CRC_OFFSET).unwrap_or(bytes))
+        Header::compute_crc(self)
     }
 
     /// Section CRCs in file order.
@@ -302,31 +309,8 @@ impl IvfHeader {
     /// ranges, every offset against the canonical layout, and the file length. Section
     /// CRCs and the meaning of `metric` are the caller's. Never panics.
     pub fn decode(bytes: &[u8], file: &Path, actual_len: u64) -> Result<(Self, IvfLayout)> {
-        FilePrefix::decode(bytes, file, FileKind::IvfIndex)?;
-        let h: IvfHeader = read_pod(bytes, 0).ok_or_else(|| {
-            FormatError::corrupted(
-                file,
-                bytes.len() as u64,
-                format!(
-                    "file is {} bytes, shorter than the 256-byte IVF header",
-                    bytes.len()
-                ),
-            )
-        })?;
+        let h: IvfHeader = decode_header(bytes, file)?;
         let bad = |offset: u64, what: String| Err(FormatError::corrupted(file, offset, what));
-        if h.header_crc != h.compute_crc() {
-            return bad(
-                Self::CRC_OFFSET as u64,
-                format!(
-                    "header checksum mismatch (stored {:#010x}, computed {:#010x})",
-                    h.header_crc,
-                    h.compute_crc()
-                ),
-            );
-        }
-        if h.byte_order != BYTE_ORDER_MARK {
-            return bad(16, format!("byte-order mark {:#010x}", h.byte_order));
-        }
         if h.dim == 0 || h.dim > crate::MAX_DIM {
             return bad(
                 24,

@@ -2,9 +2,8 @@ use std::path::Path;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::crc::crc32;
-use crate::decode::read_pod;
 use crate::error::{FormatError, Result};
+use crate::header::{Header, decode_header};
 use crate::kind::FileKind;
 use crate::layout::{ALIGN, align_up};
 use crate::prefix::{BYTE_ORDER_MARK, FilePrefix};
@@ -94,6 +93,15 @@ pub struct SegmentHeader {
 }
 
 const _: () = assert!(std::mem::size_of::<SegmentHeader>() == 128);
+
+impl Header for SegmentHeader {
+    const KIND: FileKind = FileKind::Segment;
+    const NAME: &'static str = "segment";
+
+    fn stored_crc(&self) -> u32 {
+        self.header_crc
+    }
+}
 
 /// Largest dimension mnemodb accepts.
 pub const MAX_DIM: u32 = 65_536;
@@ -195,39 +203,15 @@ impl SegmentHeader {
 
     /// CRC32 of every byte before `header_crc`.
     pub fn compute_crc(&self) -> u32 {
-        let bytes = bytemuck::bytes_of(self);
-        crc32(bytes.get(..Self::CRC_OFFSET).unwrap_or(bytes))
+        Header::compute_crc(self)
     }
 
     /// Decode and validate a header from the first bytes of a file whose actual length is
     /// `actual_len`. Checks magic, kind, version, CRC, byte order, dtype, dimension, every
     /// offset against the canonical layout, and the file length. Never panics.
     pub fn decode(bytes: &[u8], file: &Path, actual_len: u64) -> Result<(Self, SegmentLayout)> {
-        FilePrefix::decode(bytes, file, FileKind::Segment)?;
-        let h: SegmentHeader = read_pod(bytes, 0).ok_or_else(|| {
-            FormatError::corrupted(
-                file,
-                bytes.len() as u64,
-                format!(
-                    "file is {} bytes, shorter than the 128-byte segment header",
-                    bytes.len()
-                ),
-            )
-        })?;
+        let h: SegmentHeader = decode_header(bytes, file)?;
         let bad = |offset: u64, what: String| Err(FormatError::corrupted(file, offset, what));
-        if h.header_crc != h.compute_crc() {
-            return bad(
-                Self::CRC_OFFSET as u64,
-                format!(
-                    "header checksum mismatch (stored {:#010x}, computed {:#010x})",
-                    h.header_crc,
-                    h.compute_crc()
-                ),
-            );
-        }
-        if h.byte_order != BYTE_ORDER_MARK {
-            return bad(16, format!("byte-order mark {:#010x}", h.byte_order));
-        }
         let Some(dtype) = DType::from_u32(h.dtype) else {
             return bad(24, format!("unknown dtype {}", h.dtype));
         };

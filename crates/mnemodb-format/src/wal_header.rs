@@ -2,9 +2,8 @@ use std::path::Path;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::crc::crc32;
-use crate::decode::read_pod;
 use crate::error::{FormatError, Result};
+use crate::header::{Header, decode_header};
 use crate::kind::FileKind;
 use crate::prefix::{BYTE_ORDER_MARK, FilePrefix};
 
@@ -45,6 +44,16 @@ pub struct WalHeader {
 
 const _: () = assert!(std::mem::size_of::<WalHeader>() == 64);
 
+impl Header for WalHeader {
+    const KIND: FileKind = FileKind::Wal;
+    const NAME: &'static str = "WAL";
+    const CRC_BEFORE_VERSION: bool = true;
+
+    fn stored_crc(&self) -> u32 {
+        self.header_crc
+    }
+}
+
 impl WalHeader {
     /// Size in bytes; the first record starts here.
     pub const SIZE: usize = 64;
@@ -70,8 +79,7 @@ impl WalHeader {
 
     /// CRC32 of every byte before `header_crc`.
     pub fn compute_crc(&self) -> u32 {
-        let bytes = bytemuck::bytes_of(self);
-        crc32(bytes.get(..Self::CRC_OFFSET).unwrap_or(bytes))
+        Header::compute_crc(self)
     }
 
     /// The header as bytes.
@@ -86,38 +94,8 @@ impl WalHeader {
     /// damage (`Corrupted`, naming the version it claims), not as a file from another
     /// release; `UnsupportedVersion` means an intact header of another version.
     pub fn decode(bytes: &[u8], file: &Path) -> Result<Self> {
-        match FilePrefix::decode(bytes, file, FileKind::Wal) {
-            Ok(_) | Err(FormatError::UnsupportedVersion { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let h: WalHeader = read_pod(bytes, 0).ok_or_else(|| {
-            FormatError::corrupted(
-                file,
-                bytes.len() as u64,
-                format!(
-                    "file is {} bytes, shorter than the {}-byte WAL header",
-                    bytes.len(),
-                    Self::SIZE
-                ),
-            )
-        })?;
+        let h: WalHeader = decode_header(bytes, file)?;
         let bad = |offset: u64, what: String| Err(FormatError::corrupted(file, offset, what));
-        if h.header_crc != h.compute_crc() {
-            return bad(
-                Self::CRC_OFFSET as u64,
-                format!(
-                    "WAL header checksum mismatch (stored {:#010x}, computed {:#010x}; \
-                     the header claims format version {})",
-                    h.header_crc,
-                    h.compute_crc(),
-                    h.prefix.version
-                ),
-            );
-        }
-        FilePrefix::decode(bytes, file, FileKind::Wal)?;
-        if h.byte_order != BYTE_ORDER_MARK {
-            return bad(16, format!("byte-order mark {:#010x}", h.byte_order));
-        }
         if h.reserved0 != 0 {
             return bad(20, "reserved bytes are not zero".into());
         }
