@@ -48,3 +48,21 @@ pub fn test_seed(test: &str) -> u64 {
     eprintln!("{test}: seed {seed} (rerun with MNEMODB_SEED={seed})");
     seed
 }
+
+/// The committed fuzz corpus directory of `target` (`fuzz/corpus/<target>`), for tests that
+/// write seed files.
+pub fn fuzz_corpus_dir(target: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target)
+}
+
+/// Every committed input of a fuzz target, sorted: tests replay them on stable through the
+/// same checks as the target, so a crash found once stays fixed.
+pub fn fuzz_corpus(target: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(fuzz_corpus_dir(target))
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}

@@ -205,7 +205,7 @@ fn crc_valid_structural_damage_is_caught_and_search_stays_safe() {
 }
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/hnsw_decode_search")
+    mnemodb_testkit::fuzz_corpus_dir("hnsw_decode_search")
 }
 
 #[test]

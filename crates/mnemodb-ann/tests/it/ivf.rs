@@ -524,7 +524,7 @@ fn structurally_bad_but_crc_valid_files_are_refused() {
 
 #[test]
 fn ivf_fuzz_corpus_replays() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ivf_decode_search");
+    let dir = mnemodb_testkit::fuzz_corpus_dir("ivf_decode_search");
     if std::env::var_os("MNEMODB_WRITE_IVF_CORPUS").is_some() {
         // Seeds: both code types, plain and resealed, with and without a filter.
         std::fs::create_dir_all(&dir).unwrap();

@@ -2,22 +2,13 @@
 //! as ordinary tests on stable: every committed input goes through the same checks as the
 //! fuzz targets, so a crash found once stays fixed. `cargo test -p mnemodb-metastore --test
 //! it -- --ignored write_seed_corpus` regenerates the seed files.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mnemodb_metastore::{
     Document, Filter, MetaState, Schema, Value, decode_document, encode_document,
 };
 
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-}
+use mnemodb_testkit::fuzz_corpus as corpus;
 
 /// Mirrors `fuzz/fuzz_targets/document_decode.rs`.
 pub fn document_decode(data: &[u8]) {

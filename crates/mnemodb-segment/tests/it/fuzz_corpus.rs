@@ -11,16 +11,7 @@ use mnemodb_io::{MemFs, ReadOnlyBytes};
 use mnemodb_segment::{SegmentOptions, SegmentReader, SegmentWriter};
 use mnemodb_testkit::vectors;
 
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-}
+use mnemodb_testkit::fuzz_corpus as corpus;
 
 /// Mirrors `fuzz/fuzz_targets/segment_decode.rs`.
 fn segment_decode(data: &[u8]) {

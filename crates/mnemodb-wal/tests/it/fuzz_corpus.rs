@@ -3,7 +3,7 @@
 //! (`fuzz/fuzz_targets/wal_*.rs`), so a crash found once stays fixed.
 //! `cargo test -p mnemodb-wal --test it -- --ignored write_seed_corpus` regenerates the
 //! seed files.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use mnemodb_format::WalHeader;
@@ -13,16 +13,7 @@ use mnemodb_wal::{
     len_crc,
 };
 
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-}
+use mnemodb_testkit::fuzz_corpus as corpus;
 
 fn frame_check(bytes: &[u8], salt: u64) -> bool {
     let mut ok = false;
