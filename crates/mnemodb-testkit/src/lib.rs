@@ -16,6 +16,7 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod alloc;
 pub mod corrupt;
 pub mod vectors;
 

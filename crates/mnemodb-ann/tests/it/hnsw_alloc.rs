@@ -1,6 +1,5 @@
 //! A warm search allocates nothing: a counting global allocator watches this thread.
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use mnemodb_testkit::alloc::{CountingAlloc, allocations};
 
 use mnemodb_ann::hnsw::{HnswBuilder, HnswParams, Rows, SearchOptions};
 use mnemodb_distance::Metric;
@@ -8,33 +7,8 @@ use roaring::RoaringBitmap;
 
 use crate::hnsw::{data, pool};
 
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments, so `System`'s
-// guarantees carry over; the counter itself never allocates.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` via `alloc` with this `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
 
 #[test]
 fn warm_searches_do_not_allocate() {
