@@ -82,3 +82,34 @@ pub fn decode_header<H: Header>(bytes: &[u8], file: &Path) -> Result<H> {
     }
     Ok(h)
 }
+
+/// Check the offsets and lengths a header stores against the ones its layout derives, then
+/// the file's actual length against the derived one. Each entry of `stored_vs_derived` is
+/// `(field offset in the header, field name, stored value, derived value)`; the first
+/// mismatch is `Corrupted` at that field's offset.
+pub fn check_layout(
+    file: &Path,
+    stored_vs_derived: &[(u64, &str, u64, u64)],
+    actual_len: u64,
+    derived_len: u64,
+) -> Result<()> {
+    for &(offset, name, stored, derived) in stored_vs_derived {
+        if stored != derived {
+            return Err(FormatError::corrupted(
+                file,
+                offset,
+                format!("{name} is {stored}, layout says {derived}"),
+            ));
+        }
+    }
+    if actual_len != derived_len {
+        return Err(FormatError::corrupted(
+            file,
+            actual_len.min(derived_len),
+            format!(
+                "file is {actual_len} bytes, header says {derived_len} (truncated or extended)"
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -56,7 +56,7 @@ pub use crc::{Crc32Writer, crc32, crc32_parts};
 pub use crc32fast::Hasher as Crc32Hasher;
 pub use decode::{ByteReader, read_pod};
 pub use error::{FormatError, Result};
-pub use header::{Header, decode_header};
+pub use header::{Header, check_layout, decode_header};
 pub use hnsw_header::{
     HNSW_KNOWN_FLAGS, HNSW_MAX_LEVEL, HNSW_MAX_M0, HNSW_NO_ENTRY, HnswHeader, HnswHeaderFields,
     HnswLayout,

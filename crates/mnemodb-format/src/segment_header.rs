@@ -3,7 +3,7 @@ use std::path::Path;
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{FormatError, Result};
-use crate::header::{Header, decode_header};
+use crate::header::{Header, check_layout, decode_header};
 use crate::kind::FileKind;
 use crate::layout::{ALIGN, align_up};
 use crate::prefix::{BYTE_ORDER_MARK, FilePrefix};
@@ -237,23 +237,7 @@ impl SegmentHeader {
             (72, "crcs_offset", h.crcs_offset, layout.crcs_offset),
             (80, "file_len", h.file_len, layout.file_len),
         ];
-        for (offset, name, stored, expected) in checks {
-            if stored != expected {
-                return bad(
-                    offset,
-                    format!("{name} is {stored}, layout says {expected}"),
-                );
-            }
-        }
-        if actual_len != layout.file_len {
-            return bad(
-                actual_len.min(layout.file_len),
-                format!(
-                    "file is {actual_len} bytes, header says {} (truncated or extended)",
-                    layout.file_len
-                ),
-            );
-        }
+        check_layout(file, &checks, actual_len, layout.file_len)?;
         Ok((h, layout))
     }
 }
