@@ -34,6 +34,7 @@
 #![deny(clippy::indexing_slicing, clippy::panic)]
 
 mod error;
+mod fixture;
 pub mod flat;
 mod hit;
 pub mod hnsw;

@@ -3,10 +3,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use mnemodb_distance::Metric;
 use mnemodb_format::{IvfHeader, IvfLayout, crc32, read_pod};
-use mnemodb_io::{Fs, MemFs, ReadOnlyBytes};
-use mnemodb_segment::{SegmentOptions, SegmentReader, SegmentWriter};
+use mnemodb_io::ReadOnlyBytes;
+use mnemodb_segment::SegmentReader;
 use roaring::RoaringBitmap;
 
 use super::{CodeType, IvfIndex, IvfParams, IvfSearchParams};
@@ -22,35 +21,10 @@ pub const FIXTURE_NLIST: usize = 6;
 pub fn fixture_segment() -> &'static SegmentReader {
     static SEG: OnceLock<SegmentReader> = OnceLock::new();
     SEG.get_or_init(|| {
-        let fs = MemFs::new();
-        let path = Path::new("/fixture/seg-1.vec");
-        let _ = fs.create_dir_all(Path::new("/fixture"));
-        let opts = SegmentOptions::new(FIXTURE_DIM as u32, Metric::L2, 11);
-        let mut w = match SegmentWriter::create(&fs, path, opts) {
-            Ok(w) => w,
-            Err(e) => unreachable_fixture(&e),
-        };
-        for r in 0..FIXTURE_ROWS {
-            let v: Vec<f32> = (0..FIXTURE_DIM)
-                .map(|c| ((r * 5 + c * 11) % 13) as f32 - 6.0 + (r as f32) * 0.01)
-                .collect();
-            if let Err(e) = w.push(500 + r as u64, &v) {
-                unreachable_fixture(&e);
-            }
-        }
-        if let Err(e) = w.finish() {
-            unreachable_fixture(&e);
-        }
-        match SegmentReader::open(&fs, path) {
-            Ok(s) => s,
-            Err(e) => unreachable_fixture(&e),
-        }
+        crate::fixture::fixture_segment(FIXTURE_ROWS, FIXTURE_DIM, 11, 500, |r, c| {
+            ((r * 5 + c * 11) % 13) as f32 - 6.0 + (r as f32) * 0.01
+        })
     })
-}
-
-#[allow(clippy::panic)]
-fn unreachable_fixture(e: &dyn std::fmt::Display) -> ! {
-    panic!("building the fuzz fixture failed: {e}")
 }
 
 /// A valid index file of the fixture (deterministic), for seeding the corpus and tests.
