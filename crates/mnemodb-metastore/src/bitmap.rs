@@ -81,7 +81,6 @@ impl ChunkedBitmap {
         true
     }
 
-    #[cfg(test)]
     pub(crate) fn contains(&self, id: u32) -> bool {
         self.chunks.get(&hi(id)).is_some_and(|c| c.contains(id))
     }

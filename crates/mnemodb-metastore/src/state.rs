@@ -154,6 +154,11 @@ impl MetaState {
         self.scan_from(0)
     }
 
+    /// Whether internal id `internal` is live (O(1): one bitmap chunk lookup).
+    pub fn is_live(&self, internal: u32) -> bool {
+        self.live.contains(internal)
+    }
+
     /// The internal ids of every live document.
     pub fn live_ids(&self) -> RoaringBitmap {
         self.live.to_roaring()

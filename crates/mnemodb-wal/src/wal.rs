@@ -467,6 +467,18 @@ impl Wal {
         Ok(removed)
     }
 
+    /// Start a new file now when the active one holds records, so that
+    /// [`truncate_before`](Self::truncate_before) can then remove every record below the
+    /// next LSN (the engine's erase path: no byte of an erased record may stay behind).
+    pub fn rotate(&self) -> Result<()> {
+        let s = &self.shared;
+        let mut w = s.io.lock();
+        if w.end > HEADER {
+            s.rotate(&mut w)?;
+        }
+        Ok(())
+    }
+
     /// The log's directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir

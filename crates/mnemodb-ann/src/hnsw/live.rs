@@ -181,6 +181,41 @@ impl LiveHnsw {
         Ok(row)
     }
 
+    /// Insert `vectors` in order: they get consecutive row numbers (returned), then are
+    /// linked in parallel on `pool` (the first rows of an empty graph one by one, as the
+    /// builder does). Every vector is validated before any is stored. Safe while others
+    /// search; rows become searchable as they are linked, so a caller that needs "all of
+    /// the batch or none" visible filters rows by number until this returns.
+    pub fn insert_batch(
+        &self,
+        pool: &rayon::ThreadPool,
+        vectors: &[&[f32]],
+    ) -> Result<std::ops::Range<u32>> {
+        for v in vectors {
+            validate_vector(v, self.dim)?;
+        }
+        let mut todo = Vec::with_capacity(vectors.len());
+        for v in vectors {
+            todo.push(self.push(v, false)?);
+        }
+        let Some(&(start, _)) = todo.first() else {
+            let at = self.len() as u32;
+            return Ok(at..at);
+        };
+        let sequential = super::builder::SEQUENTIAL_PREFIX
+            .saturating_sub(start as usize)
+            .min(todo.len());
+        let (head, tail) = todo.split_at(sequential);
+        let link = |&(row, level): &(u32, usize)| {
+            with_scratch(|s| insert(self, row, level, s, self.tuning));
+        };
+        pool.install(|| {
+            head.iter().for_each(link);
+            tail.par_iter().for_each(link);
+        });
+        Ok(start..start + todo.len() as u32)
+    }
+
     /// Mark `row` deleted: never returned again, still navigated through. `false` when it
     /// was already deleted or does not exist.
     pub fn delete(&self, row: u32) -> bool {

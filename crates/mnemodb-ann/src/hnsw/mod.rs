@@ -45,4 +45,4 @@ pub use params::{DEFAULT_EF_SEARCH, DEFAULT_REBUILD_FRACTION, HnswParams, MAX_LE
 pub use rows::Rows;
 #[doc(hidden)]
 pub use scratch::VisitedMode;
-pub use search::{EXACT_SCAN_COST, SearchOptions, exact_scan_fraction};
+pub use search::{EXACT_SCAN_COST, RowPredicate, SearchOptions, exact_scan_fraction};

@@ -46,9 +46,24 @@ pub struct SearchOptions<'a> {
     /// (`None` = [`exact_scan_fraction`] of the row count and `ef`; `Some(0.0)` = only
     /// when at most `ef` rows are allowed; `Some(1.0)` = always).
     pub exact_fraction: Option<f64>,
+    /// A further test every returned row must pass (e.g. an engine's snapshot: rows
+    /// inserted after it, or deleted in it, are not visible). Navigation still goes through
+    /// every node. It does not count towards the exact-scan decision: callers that know the
+    /// allowed set is small pass it as [`allow`](Self::allow) instead.
+    pub accept: Option<RowPredicate<'a>>,
     /// Hot-loop switches for benchmarks.
     #[doc(hidden)]
     pub tuning: SearchTuning,
+}
+
+/// A predicate over row numbers, for [`SearchOptions::accept`].
+#[derive(Clone, Copy)]
+pub struct RowPredicate<'a>(pub &'a (dyn Fn(u32) -> bool + Sync));
+
+impl std::fmt::Debug for RowPredicate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RowPredicate(..)")
+    }
 }
 
 impl<'a> SearchOptions<'a> {
@@ -69,6 +84,12 @@ impl<'a> SearchOptions<'a> {
     /// With tombstones.
     pub fn tombstones(mut self, tombstones: &'a RoaringBitmap) -> Self {
         self.tombstones = Some(tombstones);
+        self
+    }
+
+    /// With a row predicate (see [`SearchOptions::accept`]).
+    pub fn accept(mut self, accept: &'a (dyn Fn(u32) -> bool + Sync)) -> Self {
+        self.accept = Some(RowPredicate(accept));
         self
     }
 }
@@ -123,6 +144,7 @@ pub(crate) fn run<G: GraphRead>(
         opts.allow.is_none_or(|a| a.contains(id))
             && !tomb.is_some_and(|tb| tb.contains(id))
             && !deleted(id)
+            && opts.accept.is_none_or(|p| (p.0)(id))
     };
     let fraction = opts
         .exact_fraction

@@ -1,0 +1,94 @@
+//! [`Options`] of an open database.
+use std::time::Duration;
+
+use mnemodb_wal::Durability;
+
+/// How a database is opened and run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub(crate) durability: Durability,
+    pub(crate) seal_rows: usize,
+    pub(crate) background: bool,
+    pub(crate) threads: Option<usize>,
+    pub(crate) wal_file_bytes: u64,
+    pub(crate) compact_min_dead_fraction: f64,
+    pub(crate) compact_small_rows: usize,
+    pub(crate) index_batch_rows: usize,
+    pub(crate) salvage: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Sync,
+            seal_rows: 100_000,
+            background: true,
+            threads: None,
+            wal_file_bytes: 64 << 20,
+            compact_min_dead_fraction: 0.2,
+            compact_small_rows: 10_000,
+            index_batch_rows: 2048,
+            salvage: false,
+        }
+    }
+}
+
+impl Options {
+    /// When a write returns: [`Durability::Sync`] (default: fsync'ed, group-committed),
+    /// [`Durability::Batch`] (fsync'ed within `max_delay`; a process crash loses nothing, a
+    /// power loss at most that window) or [`Durability::Buffered`].
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Shorthand for `durability(Durability::Batch { max_delay })`.
+    pub fn batch_durability(self, max_delay: Duration) -> Self {
+        self.durability(Durability::Batch { max_delay })
+    }
+
+    /// Rows of a collection's growing segment that trigger a seal (default 100,000).
+    pub fn seal_rows(mut self, rows: usize) -> Self {
+        self.seal_rows = rows.max(1);
+        self
+    }
+
+    /// Run indexing, sealing and compaction on background threads (default `true`).
+    /// `false` runs them inline, in the writing call, which makes tests deterministic.
+    pub fn background(mut self, on: bool) -> Self {
+        self.background = on;
+        self
+    }
+
+    /// Threads of the engine's own rayon pool (default: all cores).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// Size at which the WAL starts a new file (default 64 MiB).
+    pub fn wal_file_bytes(mut self, bytes: u64) -> Self {
+        self.wal_file_bytes = bytes.max(4096);
+        self
+    }
+
+    /// A sealed segment whose deleted fraction exceeds this is rewritten by compaction
+    /// (default 0.2).
+    pub fn compact_min_dead_fraction(mut self, fraction: f64) -> Self {
+        self.compact_min_dead_fraction = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Sealed segments with fewer rows than this are merged by compaction (default 10,000).
+    pub fn compact_small_rows(mut self, rows: usize) -> Self {
+        self.compact_small_rows = rows;
+        self
+    }
+
+    /// Recover the valid prefix of a WAL damaged in the middle instead of refusing to open
+    /// (reported through [`crate::DatabaseStats::salvaged`]). Off by default.
+    pub fn salvage(mut self, on: bool) -> Self {
+        self.salvage = on;
+        self
+    }
+}
