@@ -140,9 +140,12 @@ fn growing(
         }
     };
     let indexed = part.indexed_visible();
-    let selective = plan
-        .allow
-        .is_some_and(|a| scan_exactly(a.range_cardinality(base..part.end_id()), n, plan.ef));
+    // Few admissible rows (a selective filter, or mostly deleted rows): scan them.
+    let admissible = match plan.allow {
+        Some(a) => a.range_cardinality(base..part.end_id()),
+        None => n as u64 - tomb.len().min(n as u64),
+    };
+    let selective = scan_exactly(admissible, n, plan.ef);
     match (&part.shared.graph, plan.allow) {
         (Some(graph), _) if indexed > 0 && !selective => {
             let accept = |row: u32| (row as usize) < indexed && admit(row);

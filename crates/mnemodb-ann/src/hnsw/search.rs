@@ -149,7 +149,9 @@ pub(crate) fn run<G: GraphRead>(
     let fraction = opts
         .exact_fraction
         .unwrap_or_else(|| exact_scan_fraction(n, ef));
-    let exact = filtered && (allowed <= ef || (allowed as f64) <= fraction * n as f64);
+    // A candidate list as long as the allowed rows: scanning them is no dearer than the
+    // walk, and exact (a walk cannot promise to reach every row, e.g. among duplicates).
+    let exact = allowed <= ef || (filtered && (allowed as f64) <= fraction * n as f64);
     with_scratch(|s| {
         let mut q = std::mem::take(&mut s.query);
         q.clear();
