@@ -345,6 +345,24 @@ mod tests {
         }
     }
 
+    /// Replays the committed fuzz corpus (seeded with this sample on first run).
+    #[test]
+    fn fuzz_corpus_replays() {
+        let dir = mnemodb_testkit::fuzz_corpus_dir("manifest_decode");
+        if mnemodb_testkit::fuzz_corpus("manifest_decode").is_empty() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("seed-sample"), encode(7, &sample()).unwrap()).unwrap();
+            std::fs::write(
+                dir.join("seed-empty"),
+                encode(1, &ManifestBody::empty()).unwrap(),
+            )
+            .unwrap();
+        }
+        for f in mnemodb_testkit::fuzz_corpus("manifest_decode") {
+            fuzz_decode(&std::fs::read(f).unwrap());
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {

@@ -221,6 +221,19 @@ mod tests {
         }
     }
 
+    /// Replays the committed fuzz corpus (seeded with this sample on first run).
+    #[test]
+    fn fuzz_corpus_replays() {
+        let dir = mnemodb_testkit::fuzz_corpus_dir("engine_payload");
+        if mnemodb_testkit::fuzz_corpus("engine_payload").is_empty() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("seed-sample"), encode(&sample()).unwrap()).unwrap();
+        }
+        for f in mnemodb_testkit::fuzz_corpus("engine_payload") {
+            fuzz_decode_roundtrip(&std::fs::read(f).unwrap());
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
