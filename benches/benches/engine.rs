@@ -37,8 +37,8 @@ const SCOPES: [(f64, &str); 8] = [
 ];
 
 fn main() {
-    let parts = std::env::var("MNEMODB_ENGINE_BENCH")
-        .unwrap_or_else(|_| "ingest,filter,churn,wide".into());
+    let parts =
+        std::env::var("MNEMODB_ENGINE_BENCH").unwrap_or_else(|_| "ingest,filter,churn,wide".into());
     let want = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let mut report = String::new();
     writeln!(report, "machine: {}", machine()).unwrap();
@@ -72,7 +72,10 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_default();
-    format!("{cpu}, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))
+    format!(
+        "{cpu}, {} threads",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    )
 }
 
 fn bench_dir() -> tempfile::TempDir {
@@ -106,7 +109,10 @@ fn scopes_of(i: usize) -> Vec<String> {
 fn record(i: usize, v: &[f32]) -> Record {
     Record::new(i as u64, v.to_vec())
         .with("user", format!("u{}", i % 1000).as_str())
-        .with("created_at", Value::Timestamp(1_700_000_000_000_000 + i as i64 * 1_000_000))
+        .with(
+            "created_at",
+            Value::Timestamp(1_700_000_000_000_000 + i as i64 * 1_000_000),
+        )
         .with("scopes", Value::List(scopes_of(i)))
 }
 
@@ -178,14 +184,32 @@ fn run_queries(
         total += t.len().min(10);
     }
     lat.sort_by(f64::total_cmp);
-    (lat, if total == 0 { 1.0 } else { hit as f64 / total as f64 })
+    (
+        lat,
+        if total == 0 {
+            1.0
+        } else {
+            hit as f64 / total as f64
+        },
+    )
 }
 
 /// Exact top-10 ids (cosine) of each query among rows where `keep(row)`.
-fn exact_truth(base: &Vectors, queries: &[Vec<f32>], keep: &(dyn Fn(usize) -> bool + Sync)) -> Vec<Vec<u64>> {
+fn exact_truth(
+    base: &Vectors,
+    queries: &[Vec<f32>],
+    keep: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<Vec<u64>> {
     use rayon::prelude::*;
     let norms: Vec<f32> = (0..base.len())
-        .map(|r| base.row(r).iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-30))
+        .map(|r| {
+            base.row(r)
+                .iter()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(1e-30)
+        })
         .collect();
     queries
         .par_iter()
@@ -210,7 +234,9 @@ fn exact_truth(base: &Vectors, queries: &[Vec<f32>], keep: &(dyn Fn(usize) -> bo
 }
 
 fn query_rows(data: &Dataset, n: usize) -> Vec<Vec<f32>> {
-    (0..data.queries.len().min(n)).map(|i| data.queries.row(i).to_vec()).collect()
+    (0..data.queries.len().min(n))
+        .map(|i| data.queries.row(i).to_vec())
+        .collect()
 }
 
 fn ingest_query_filter(data: &Dataset, filters: bool, report: &mut String) {
@@ -218,7 +244,8 @@ fn ingest_query_filter(data: &Dataset, filters: bool, report: &mut String) {
     let n = data.base.len();
     let seal = (n / 3).max(1000);
     let db = Database::open(dir.path(), options(seal)).unwrap();
-    db.create_collection(config(data.base.dim, HnswParams::default())).unwrap();
+    db.create_collection(config(data.base.dim, HnswParams::default()))
+        .unwrap();
     let (rate, until_indexed) = ingest(&db, &data.base, 0);
     let c = db.collection("bench").unwrap();
     let queries = query_rows(data, 500);
@@ -280,7 +307,12 @@ fn ingest_query_filter(data: &Dataset, filters: bool, report: &mut String) {
     }
 }
 
-fn filter_curve(data: &Dataset, c: &mnemodb::Collection, queries: &[Vec<f32>], report: &mut String) {
+fn filter_curve(
+    data: &Dataset,
+    c: &mnemodb::Collection,
+    queries: &[Vec<f32>],
+    report: &mut String,
+) {
     writeln!(
         report,
         "\n### Engine: filtered search by scope size — {} (one collection, scopes as a keyword list field)\n\n\
@@ -325,26 +357,43 @@ fn churn(data: &Dataset, report: &mut String) {
     // Fresh build.
     let fresh_dir = bench_dir();
     let fresh = Database::open(fresh_dir.path(), options(n / 3)).unwrap();
-    fresh.create_collection(config(data.base.dim, HnswParams::default())).unwrap();
+    fresh
+        .create_collection(config(data.base.dim, HnswParams::default()))
+        .unwrap();
     ingest(&fresh, &data.base, 0);
     fresh.checkpoint().unwrap();
     fresh.compact().unwrap();
     fresh.wait_for_background().unwrap();
-    let (fresh_lat, fresh_recall) = run_queries(&fresh.collection("bench").unwrap(), &queries, None, &truth, None);
+    let (fresh_lat, fresh_recall) = run_queries(
+        &fresh.collection("bench").unwrap(),
+        &queries,
+        None,
+        &truth,
+        None,
+    );
     let fresh_bytes = fresh.stats().disk_bytes;
     drop(fresh);
     // Churned: delete half, re-insert them.
     let dir = bench_dir();
     let db = Database::open(dir.path(), options(n / 3)).unwrap();
-    db.create_collection(config(data.base.dim, HnswParams::default())).unwrap();
+    db.create_collection(config(data.base.dim, HnswParams::default()))
+        .unwrap();
     ingest(&db, &data.base, 0);
     let c = db.collection("bench").unwrap();
-    let half: Vec<mnemodb::ExternalId> = (0..n as u64).filter(|i| i % 2 == 0).map(Into::into).collect();
+    let half: Vec<mnemodb::ExternalId> = (0..n as u64)
+        .filter(|i| i % 2 == 0)
+        .map(Into::into)
+        .collect();
     for chunk in half.chunks(BATCH) {
         c.delete(chunk).unwrap();
     }
-    for chunk in (0..n).filter(|i| i % 2 == 0).collect::<Vec<_>>().chunks(BATCH) {
-        c.upsert(chunk.iter().map(|&r| record(r, data.base.row(r))).collect()).unwrap();
+    for chunk in (0..n)
+        .filter(|i| i % 2 == 0)
+        .collect::<Vec<_>>()
+        .chunks(BATCH)
+    {
+        c.upsert(chunk.iter().map(|&r| record(r, data.base.row(r))).collect())
+            .unwrap();
     }
     db.checkpoint().unwrap();
     db.wait_for_background().unwrap();
@@ -383,11 +432,18 @@ fn ingest_query_only(data: &Dataset, report: &mut String) {
     let dir = bench_dir();
     let n = data.base.len();
     let db = Database::open(dir.path(), options(n / 2)).unwrap();
-    db.create_collection(config(data.base.dim, HnswParams::default())).unwrap();
+    db.create_collection(config(data.base.dim, HnswParams::default()))
+        .unwrap();
     let (rate, until) = ingest(&db, &data.base, 0);
     let queries = query_rows(data, 200);
     let truth = exact_truth(&data.base, &queries, &|_| true);
-    let (lat, recall) = run_queries(&db.collection("bench").unwrap(), &queries, None, &truth, None);
+    let (lat, recall) = run_queries(
+        &db.collection("bench").unwrap(),
+        &queries,
+        None,
+        &truth,
+        None,
+    );
     writeln!(
         report,
         "\n### Engine: {} ({n} × {}d)\n\n| ingest acked | until indexed | query p50 | p99 | recall@10 |\n|---:|---:|---:|---:|---:|\n\
@@ -433,8 +489,12 @@ fn million(n: usize, report: &mut String) {
             std::thread::spawn(move || {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) && i + BATCH <= extra.len() {
-                    c.upsert((i..i + BATCH).map(|r| record(n + r, extra.row(r))).collect())
-                        .unwrap();
+                    c.upsert(
+                        (i..i + BATCH)
+                            .map(|r| record(n + r, extra.row(r)))
+                            .collect(),
+                    )
+                    .unwrap();
                     i += BATCH;
                 }
                 i

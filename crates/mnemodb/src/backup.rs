@@ -38,7 +38,8 @@ pub(crate) fn backup(inner: &Inner, to: &Path) -> Result<BackupReport> {
         }
         (w.seq, w.manifest.clone(), files, w.wal.last_lsn())
     };
-    fs.create_dir_all(to).at("create directory", to)?;
+    // Durably: a backup must survive a power loss once `backup` returns.
+    crate::files::create_dir_durably(fs, to)?;
     let mut report = BackupReport {
         manifest: seq,
         last_lsn,
@@ -52,7 +53,7 @@ pub(crate) fn backup(inner: &Inner, to: &Path) -> Result<BackupReport> {
         dirs.insert(dst.parent().map(Path::to_path_buf).unwrap_or_default());
     }
     let wal_to = to.join(WAL_DIR);
-    fs.create_dir_all(&wal_to).at("create directory", &wal_to)?;
+    crate::files::create_dir_durably(fs, &wal_to)?;
     for (name, len) in wal_files {
         report.bytes += copy_file(
             fs,
@@ -74,7 +75,7 @@ pub(crate) fn backup(inner: &Inner, to: &Path) -> Result<BackupReport> {
 /// Copy the first `len` bytes of `src` to a new file `dst`, fsynced.
 fn copy_file(fs: &dyn Fs, src: &Path, dst: &Path, len: u64) -> Result<u64> {
     if let Some(parent) = dst.parent() {
-        fs.create_dir_all(parent).at("create directory", parent)?;
+        crate::files::create_dir_durably(fs, parent)?;
     }
     let from = fs.open(src, OpenOptions::read()).at("open", src)?;
     let out = fs.open(dst, OpenOptions::create_new()).at("create", dst)?;
@@ -116,7 +117,8 @@ fn try_refresh(inner: &Inner) -> Result<bool> {
     if newest != cursor.0 {
         let loaded = recovery::load_manifest(fs, &inner.dir)?
             .ok_or_else(|| Error::corrupted(&inner.dir, 0, "no MANIFEST any more"))?;
-        let mut state = recovery::state_from_manifest(fs, &inner.dir, &loaded)?;
+        let mut state =
+            recovery::state_from_manifest(fs, &inner.dir, &loaded, inner.options.verify_on_open)?;
         mnemodb_wal::read_records_with(
             fs,
             &wal_dir,

@@ -144,13 +144,13 @@ impl Collection {
     /// are answered exactly; others by graph search that admits only matching records.
     pub fn search(&self, query: &Query) -> Result<Vec<SearchHit>> {
         let cs = self.snapshot()?;
-        search_in(&cs, query, &self.db.inner.pool)
+        search_in(&cs, query, &self.db.inner.search_pool)
     }
 
     /// Several queries, in parallel on the engine's pool, all on one snapshot.
     pub fn search_batch(&self, queries: &[Query]) -> Result<Vec<Vec<SearchHit>>> {
         let cs = self.snapshot()?;
-        let pool = &self.db.inner.pool;
+        let pool = &self.db.inner.search_pool;
         pool.install(|| {
             queries
                 .par_iter()

@@ -70,7 +70,10 @@ pub(crate) struct Inner {
     pub maintenance: Mutex<()>,
     /// Readers of files (backup) hold it shared; removers of files exclusive.
     pub files_gate: RwLock<()>,
+    /// Background work (index builds, compaction).
     pub pool: rayon::ThreadPool,
+    /// Queries: separate, so a long index build never delays a search.
+    pub search_pool: rayon::ThreadPool,
     pub poisoned: Mutex<Option<String>>,
     pub report: OpenReport,
     pub signal: Signal,
@@ -449,8 +452,13 @@ impl Inner {
         }
         self.state.store(Arc::new(next));
         drop(guard);
-        if needs_seal || needs_index {
-            self.kick(needs_seal)?;
+        // The record is durable and published: the write succeeded, whatever happens to
+        // the maintenance it makes due. Inline maintenance that fails (disk full while
+        // sealing) is reported like background work and retried by the next write.
+        if (needs_seal || needs_index)
+            && let Err(e) = self.kick(needs_seal)
+        {
+            *self.background_error.lock() = Some(e.to_string());
         }
         Ok(lsn)
     }
@@ -480,7 +488,11 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
         }
         None
     } else {
-        fs.create_dir_all(dir).at("create directory", dir)?;
+        // An existing directory may have been created by an earlier open that crashed
+        // before syncing its parent: sync it now, before anything is acknowledged.
+        if !crate::files::create_dir_durably(&*fs, dir)? {
+            mnemodb_io::sync_parent_dir(&*fs, dir)?;
+        }
         Some(mnemodb_io::lock_database(&*fs, &dir.join(LOCK_FILE))?)
     };
     let loaded = match recovery::load_manifest(&*fs, dir)? {
@@ -495,7 +507,7 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
             create_new(&*fs, dir)?
         }
     };
-    let mut state = recovery::state_from_manifest(&*fs, dir, &loaded)?;
+    let mut state = recovery::state_from_manifest(&*fs, dir, &loaded, options.verify_on_open)?;
     let mut report = OpenReport {
         manifest: loaded.seq,
         fallback: loaded.fallback.clone(),
@@ -560,6 +572,11 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
         .thread_name(|i| format!("mnemodb-{i}"))
         .build()
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    let search_pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.unwrap_or(0))
+        .thread_name(|i| format!("mnemodb-search-{i}"))
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
     let background = options.background && !read_only;
     let inner = Arc::new(Inner {
         fs,
@@ -570,6 +587,7 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
         maintenance: Mutex::new(()),
         files_gate: RwLock::new(()),
         pool,
+        search_pool,
         poisoned: Mutex::new(None),
         report,
         signal: Signal::default(),
@@ -626,7 +644,9 @@ fn create_new(fs: &dyn Fs, dir: &Path) -> Result<LoadedManifest> {
         .read_dir(dir)
         .at("list directory", dir)?
         .iter()
-        .any(|n| n != LOCK_FILE);
+        // A temp file is what a crash during an earlier creation leaves (the manifest's,
+        // before its rename): not a database yet; the next open removes it.
+        .any(|n| n != LOCK_FILE && !mnemodb_io::is_temp_path(n));
     if non_empty {
         return Err(Error::corrupted(
             dir,
@@ -648,8 +668,27 @@ fn create_new(fs: &dyn Fs, dir: &Path) -> Result<LoadedManifest> {
 pub(crate) fn write_manifest(fs: &dyn Fs, dir: &Path, seq: u64, body: &ManifestBody) -> Result<()> {
     let bytes = manifest::encode(seq, body)?;
     let path = dir.join(manifest::file_name(seq));
+    // `durable_replace`'s steps, with the crash point where its name says: the temp file
+    // written and synced, not yet renamed into place.
+    let tmp = mnemodb_io::temp_path(&path);
+    let written = fs
+        .open(&tmp, mnemodb_io::OpenOptions::create_truncate())
+        .at("create", &tmp)
+        .and_then(|f| {
+            f.write_all_at(&bytes, 0).at("write", &tmp)?;
+            f.sync_all().at("sync", &tmp)
+        });
+    if let Err(e) = written {
+        // Best effort: a leftover temp file is removed at the next open anyway.
+        let _ = fs.remove_file(&tmp);
+        return Err(e.into());
+    }
     failpoint::hit("manifest.after_temp");
-    mnemodb_io::durable_replace(fs, &path, &bytes)?;
+    if let Err(e) = fs.rename(&tmp, &path).at("rename into place", &tmp) {
+        let _ = fs.remove_file(&tmp);
+        return Err(e.into());
+    }
+    mnemodb_io::sync_parent_dir(fs, &path)?;
     failpoint::hit("manifest.after_rename");
     Ok(())
 }

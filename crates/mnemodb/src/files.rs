@@ -74,3 +74,25 @@ pub(crate) fn check_len(
         .into()),
     }
 }
+
+/// Create `dir` and its missing parents so that they survive a power loss: a new
+/// directory's entry is durable only once its parent directory is synced, which must
+/// happen before a manifest references anything inside it. Returns whether `dir` was
+/// created. (Directories left unsynced by a crashed process are synced at open, where the
+/// WAL syncs the database directory.)
+pub(crate) fn create_dir_durably(fs: &dyn Fs, dir: &Path) -> Result<bool> {
+    let mut created = Vec::new();
+    let mut p = dir;
+    while !fs.exists(p).at("stat", p)? {
+        created.push(p);
+        match p.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => p = parent,
+            _ => break,
+        }
+    }
+    fs.create_dir_all(dir).at("create directory", dir)?;
+    for d in created.iter().rev() {
+        mnemodb_io::sync_parent_dir(fs, d)?;
+    }
+    Ok(!created.is_empty())
+}

@@ -44,6 +44,7 @@ mod db;
 mod error;
 mod failpoint;
 mod files;
+pub mod inspect;
 mod maintenance;
 mod manifest;
 mod options;

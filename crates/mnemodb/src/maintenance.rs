@@ -10,14 +10,16 @@ use std::sync::atomic::Ordering;
 
 use mnemodb_ann::hnsw::HnswIndex;
 use mnemodb_format::crc32;
-use mnemodb_io::IoContext;
 use mnemodb_segment::{SegmentOptions, SegmentReader, SegmentWriter};
 
 use crate::config::IndexKind;
 use crate::db::{Inner, write_manifest};
 use crate::error::{Error, Result};
 use crate::failpoint;
-use crate::files::{checkpoint_path, collection_dir, index_fingerprint, index_path, segment_path};
+use crate::files::{
+    checkpoint_path, collection_dir, create_dir_durably, index_fingerprint, index_path,
+    segment_path,
+};
 use crate::manifest::{CollectionEntry, FileRef, ManifestBody, SegmentEntry};
 use crate::parts::{FreezePoint, GrowingPart, SealedPart, SealedSegment};
 use crate::state::{CollectionState, DbState, derive_tombstones, new_growing};
@@ -250,8 +252,7 @@ fn seal_next(inner: &Inner) -> Result<bool> {
     let ck_rel = checkpoint_path(cs.id, fp.lsn);
     let bytes = fp.meta.encode_checkpoint()?;
     let ck_path = inner.dir.join(&ck_rel);
-    fs.create_dir_all(&inner.dir.join("meta"))
-        .at("create directory", &inner.dir.join("meta"))?;
+    create_dir_durably(fs, &inner.dir.join("meta"))?;
     mnemodb_io::durable_replace(fs, &ck_path, &bytes)?;
     failpoint::hit("seal.after_checkpoint");
     let ck = FileRef {
@@ -299,7 +300,7 @@ fn write_segment(
 ) -> Result<SealedSegment> {
     let fs = &*inner.fs;
     let dir = inner.dir.join(collection_dir(cs.id));
-    fs.create_dir_all(&dir).at("create directory", &dir)?;
+    create_dir_durably(fs, &dir)?;
     let rel = segment_path(cs.id, generation);
     let path = inner.dir.join(&rel);
     let mut writer = SegmentWriter::create(
@@ -589,8 +590,22 @@ fn checkpoint_locked(inner: &Inner) -> Result<()> {
         }
     }
     while seal_next(inner)? {}
+    // Start a new WAL file when the active one is large, so the space of records the
+    // checkpoint covers can be given back (files are removed whole).
+    let wal = {
+        let guard = inner.writer.lock();
+        guard.as_ref().map(|w| Arc::clone(&w.wal))
+    };
+    if let Some(wal) = wal
+        && wal.stats().bytes >= ROTATE_AT_CHECKPOINT
+    {
+        wal.rotate()?;
+    }
     install(inner, false, |_| Ok(()))
 }
+
+/// WAL size above which a checkpoint starts a new WAL file.
+const ROTATE_AT_CHECKPOINT: u64 = 4 << 20;
 
 /// Make deletions physical: checkpoint, rewrite every segment holding deleted rows, roll
 /// the manifest twice so no kept manifest references old files, and drop every WAL file

@@ -15,6 +15,7 @@ pub struct Options {
     pub(crate) compact_small_rows: usize,
     pub(crate) index_batch_rows: usize,
     pub(crate) salvage: bool,
+    pub(crate) verify_on_open: bool,
 }
 
 impl Default for Options {
@@ -29,6 +30,7 @@ impl Default for Options {
             compact_small_rows: 10_000,
             index_batch_rows: 2048,
             salvage: false,
+            verify_on_open: true,
         }
     }
 }
@@ -89,6 +91,17 @@ impl Options {
     /// (reported through [`crate::DatabaseStats::salvaged`]). Off by default.
     pub fn salvage(mut self, on: bool) -> Self {
         self.salvage = on;
+        self
+    }
+
+    /// Check every byte of every sealed segment and index file (checksums, padding,
+    /// finite values, graph structure) when the database is opened or a read-only handle
+    /// refreshes, so that a damaged file fails the open with [`crate::Error::Corrupted`]
+    /// instead of serving wrong vectors (default `true`). Reads every file once: about
+    /// 0.3 s per 400 MB of vectors (1M × 96) on a loaded 2-core machine. `false` opens in
+    /// constant time per segment and leaves bit rot to `mnemodb verify`.
+    pub fn verify_on_open(mut self, on: bool) -> Self {
+        self.verify_on_open = on;
         self
     }
 }

@@ -121,9 +121,12 @@ pub(crate) fn open_sealed(
     entry: &SegmentEntry,
     index: &IndexKind,
     manifest_name: &str,
+    verify: bool,
 ) -> Result<SealedSegment> {
     let path = check_len(fs, dir, &entry.vectors, manifest_name)?;
-    let reader = SegmentReader::open(fs, &path)?;
+    // Opening checks the header only; `verify` checks every block's checksum, so that
+    // damaged rows are refused here rather than served by `get` and `search`.
+    let reader = SegmentReader::open_with(fs, &path, mnemodb_segment::OpenOptions { verify })?;
     if reader.generation() != entry.generation || reader.content_crc() != entry.vectors.crc {
         return Err(Error::corrupted(
             &path,
@@ -169,6 +172,9 @@ pub(crate) fn open_sealed(
                 ));
             }
             let mut idx = HnswIndex::open(fs, &ipath, &reader)?;
+            if verify {
+                idx.verify()?;
+            }
             if let IndexKind::Hnsw(p) = index {
                 idx = idx.with_params(p);
             }
@@ -185,6 +191,7 @@ pub(crate) fn open_collection(
     dir: &Path,
     entry: &CollectionEntry,
     manifest_name: &str,
+    verify: bool,
 ) -> Result<CollectionState> {
     let config = entry.spec.to_config().map_err(|e| {
         Error::corrupted(
@@ -207,12 +214,16 @@ pub(crate) fn open_collection(
                 ));
             }
             let (state, info) = MetaState::decode_checkpoint(&bytes, &path, config.schema.clone())?;
-            if info.lsn != entry.applied_lsn {
+            // The checkpoint holds the collection as of its last write (`info.lsn`); the
+            // manifest's `applied_lsn` can be later (the collection was frozen at a later
+            // LSN, or untouched since and carried forward by `install`): no record in
+            // between touched it. Only a checkpoint ahead of the manifest is wrong.
+            if info.lsn > entry.applied_lsn {
                 return Err(Error::corrupted(
                     &path,
                     0,
                     format!(
-                        "checkpoint at LSN {}, but {manifest_name} expects {}",
+                        "checkpoint at LSN {}, but {manifest_name} expects at most {}",
                         info.lsn, entry.applied_lsn
                     ),
                 ));
@@ -223,7 +234,7 @@ pub(crate) fn open_collection(
     };
     let mut sealed = Vec::with_capacity(entry.segments.len());
     for s in &entry.segments {
-        let seg = open_sealed(fs, dir, s, &config.index, manifest_name)?;
+        let seg = open_sealed(fs, dir, s, &config.index, manifest_name, verify)?;
         let tombstones = derive_tombstones(&seg, &meta);
         sealed.push(SealedPart {
             seg: Arc::new(seg),
@@ -266,6 +277,7 @@ pub(crate) fn state_from_manifest(
     fs: &dyn Fs,
     dir: &Path,
     loaded: &LoadedManifest,
+    verify: bool,
 ) -> Result<DbState> {
     let name = manifest::file_name(loaded.seq);
     let mut state = DbState {
@@ -273,7 +285,7 @@ pub(crate) fn state_from_manifest(
         lsn: loaded.body.wal_start_lsn.saturating_sub(1),
     };
     for c in &loaded.body.collections {
-        let cs = open_collection(fs, dir, c, &name)?;
+        let cs = open_collection(fs, dir, c, &name, verify)?;
         state
             .collections
             .insert(cs.config.name.clone(), Arc::new(cs));

@@ -218,14 +218,24 @@ impl DbState {
                         )
                     })?;
                     if self.collections.contains_key(&config.name) {
-                        return Err(Error::CollectionExists(config.name));
+                        // Replay only (the write path refuses taken names): the name belongs
+                        // to a later incarnation in the manifest, so this one was dropped
+                        // before that manifest was written. Skip it; its writes then find
+                        // no collection and are skipped too.
+                        continue;
                     }
                     let state = CollectionState::new(*id, config, lsn)?;
                     self.collections
                         .insert(state.config.name.clone(), Arc::new(state));
                 }
                 WalOp::Drop { id } => {
-                    if let Some(name) = self.by_id(*id).map(|c| c.config.name.clone()) {
+                    // A collection whose files already cover `lsn` is a later incarnation
+                    // that reused the id: the drop was of an earlier one.
+                    if let Some(name) = self
+                        .by_id(*id)
+                        .filter(|c| c.applied_lsn < lsn)
+                        .map(|c| c.config.name.clone())
+                    {
                         self.collections.remove(&name);
                     }
                 }
@@ -234,12 +244,11 @@ impl DbState {
                     vector,
                     op,
                 } => {
+                    // Every write follows its collection's creation in the log. When replay
+                    // (from the oldest LSN any collection of the manifest needs) finds no
+                    // collection, it was dropped before the manifest was written: skip it.
                     let Some(name) = self.by_id(*collection).map(|c| c.config.name.clone()) else {
-                        return Err(Error::corrupted(
-                            format!("wal record {lsn}"),
-                            0,
-                            format!("write to unknown collection id {collection}"),
-                        ));
+                        continue;
                     };
                     let Some(entry) = self.collections.get_mut(&name) else {
                         continue;

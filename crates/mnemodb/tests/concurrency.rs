@@ -113,7 +113,7 @@ fn readers_see_whole_batches_while_writer_seals_and_compacts() {
         c.upsert(batch(v)).unwrap();
         committed.store(v, Ordering::Release);
         v += 1;
-        if v % 97 == 0 {
+        if v.is_multiple_of(97) {
             db.compact().unwrap();
         }
     }

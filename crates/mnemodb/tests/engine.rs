@@ -182,7 +182,8 @@ fn filtered_search_recall_against_exact_filtered_truth() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let t0 = 1_700_000_000_000_000i64;
     // Selectivities from one user in a narrow time window (very selective) to everything.
-    let cases: Vec<(String, Box<dyn Fn(&(Vec<f32>, String, i64)) -> bool>)> = vec![
+    type Keep = Box<dyn Fn(&(Vec<f32>, String, i64)) -> bool>;
+    let cases: Vec<(String, Keep)> = vec![
         (
             format!(
                 r#"user = "ana" and created_at < {}"#,

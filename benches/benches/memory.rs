@@ -1,0 +1,515 @@
+//! Memory-layer benchmarks (issue 7): recall latency p50/p99 at 10k / 100k / 1M memories in
+//! one scope and spread over 1,000 scopes, composite recall@10 of the exact top-k against
+//! brute-force composite scoring, consolidation time for 100k memories, context assembly.
+//! Synthetic clustered 384-d vectors (no `../shared` needed). Prints markdown tables.
+//!
+//! ```text
+//! cargo bench -p mnemodb-benches --bench memory
+//! MNEMODB_MEMORY_BENCH=recall,consolidate,context ...   # parts (default: all)
+//! MNEMODB_MEMORY_SIZES=10000,100000,1000000 ...         # recall sizes (default 10k,100k)
+//! MNEMODB_MEMORY_QUERIES=300 ...                        # queries per configuration
+//! ```
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mnemodb::{Database, Options};
+use mnemodb_benches::scratch_dir;
+use mnemodb_dataset::{Vectors, synthetic};
+use mnemodb_memory::topk::TopKPlan;
+use mnemodb_memory::{
+    AccessTracking, ConsolidateOptions, ContextRequest, ManualClock, MemoryConfig, MemoryKind,
+    MemoryStore, NewMemory, QueryInput, RecallRequest, Role, Scope, Scorer, Signals, Timestamp,
+};
+
+const DIM: usize = 384;
+const DAY0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+const BATCH: usize = 2_000;
+/// Per-component noise of a query around a unit-length memory: similarity ≈ 0.8 to it and
+/// ≈ 0.6 to the rest of its cluster (MiniLM question-to-statement similarities are 0.3-0.7).
+const QUERY_NOISE: f32 = 0.04;
+
+fn main() {
+    let parts = std::env::var("MNEMODB_MEMORY_BENCH")
+        .unwrap_or_else(|_| "recall,consolidate,context".into());
+    let want = |p: &str| parts.split(',').any(|x| x.trim() == p);
+    let sizes: Vec<usize> = std::env::var("MNEMODB_MEMORY_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000]);
+    let queries: usize = std::env::var("MNEMODB_MEMORY_QUERIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    println!("machine: {}", machine());
+    if want("recall") {
+        println!(
+            "\n### Recall latency (k = 10, 384-d, {queries} queries, one thread, access tracking off)\n"
+        );
+        println!(
+            "| memories | scopes | scope size | mode | p50 | p99 | mean fetch rounds | composite recall@10 | ingest |"
+        );
+        println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
+        for &n in &sizes {
+            for scopes in [1usize, 1000] {
+                recall(n, scopes, queries);
+            }
+        }
+    }
+    if want("probe") {
+        probe();
+    }
+    if want("consolidate") {
+        consolidate(100_000);
+    }
+    if want("context") {
+        context();
+    }
+}
+
+struct Corpus {
+    vectors: Vectors,
+    signals: Vec<Signals>,
+    scope_of: Vec<usize>,
+    /// Text id of each memory (`memory {text_of[i]}`); restatements share their source's.
+    text_of: Option<Vec<usize>>,
+}
+
+fn day(d: f64) -> Timestamp {
+    Timestamp::from_micros(DAY0).plus_days(d)
+}
+
+/// `n` memories: clustered vectors, importance and age spread, 30 % episodic.
+fn corpus(n: usize, scopes: usize, seed: u64) -> Corpus {
+    let vectors = synthetic::Clustered::new(DIM, 200, seed)
+        .spread(0.6)
+        .normalize(true)
+        .sample(n, seed + 1);
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut signals = Vec::with_capacity(n);
+    let mut scope_of = Vec::with_capacity(n);
+    for i in 0..n {
+        let importance = (rnd() * rnd()) as f32; // skewed low, as real memories are
+        let mut sig = Signals::new(importance, day(rnd() * 365.0));
+        sig.episodic = rnd() < 0.3;
+        signals.push(sig);
+        scope_of.push(i % scopes);
+    }
+    Corpus {
+        vectors,
+        signals,
+        scope_of,
+        text_of: None,
+    }
+}
+
+fn open(dir: &std::path::Path, access: AccessTracking) -> (Database, MemoryStore) {
+    let db = Database::open(
+        dir,
+        Options::default().durability(mnemodb::Durability::Buffered),
+    )
+    .unwrap();
+    let store = MemoryStore::open(&db, MemoryConfig::new(DIM).access(access))
+        .unwrap()
+        .with_clock(Arc::new(ManualClock::new(day(366.0))));
+    (db, store)
+}
+
+fn ingest(store: &MemoryStore, db: &Database, c: &Corpus) -> Duration {
+    let t = Instant::now();
+    let n = c.vectors.len();
+    for start in (0..n).step_by(BATCH) {
+        let batch: Vec<NewMemory> = (start..(start + BATCH).min(n))
+            .map(|i| {
+                let s = &c.signals[i];
+                let text = c.text_of.as_ref().map_or(i, |t| t[i]);
+                NewMemory::new(
+                    Scope::user(format!("u{}", c.scope_of[i])),
+                    format!("memory {text}"),
+                )
+                .importance(s.importance)
+                .at(s.created_at)
+                .kind(if s.episodic {
+                    MemoryKind::Event
+                } else {
+                    MemoryKind::Fact
+                })
+                .vector(c.vectors.row(i).to_vec())
+                .id(format!("m{i}"))
+            })
+            .collect();
+        store.remember_batch(batch).unwrap();
+    }
+    db.wait_for_background().unwrap();
+    t.elapsed()
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn fmt(d: Duration) -> String {
+    if d < Duration::from_millis(10) {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+/// Brute-force composite top-10 of one scope.
+fn brute(c: &Corpus, scorer: &Scorer, scope: usize, q: &[f32], now: Timestamp) -> Vec<String> {
+    let mut all: Vec<(f64, String)> = (0..c.vectors.len())
+        .filter(|&i| c.scope_of[i] == scope)
+        .map(|i| {
+            let sim: f32 = c.vectors.row(i).iter().zip(q).map(|(a, b)| a * b).sum();
+            (scorer.score(sim, &c.signals[i], now).score, format!("m{i}"))
+        })
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    all.into_iter().take(10).map(|x| x.1).collect()
+}
+
+fn recall(n: usize, scopes: usize, queries: usize) {
+    let dir = scratch_dir();
+    let c = corpus(n, scopes, 7);
+    let (db, store) = open(dir.path(), AccessTracking::Off);
+    let took = ingest(&store, &db, &c);
+    let qs = synthetic::queries_near(&c.vectors, queries, QUERY_NOISE, 11);
+    let now = day(366.0);
+    let scorer = Scorer::default();
+    let modes: [(&str, TopKPlan); 2] = [
+        ("exact top-k", TopKPlan::default()),
+        (
+            "4×k over-fetch",
+            TopKPlan {
+                exact: false,
+                exact_scan_max: 0,
+                ..TopKPlan::default()
+            },
+        ),
+    ];
+    for (mode, plan) in modes {
+        let mut lat = Vec::with_capacity(queries);
+        let mut rounds = 0usize;
+        let mut hit = 0usize;
+        let check = scopes == 1 || n <= 100_000;
+        for qi in 0..queries {
+            let q = qs.row(qi).to_vec();
+            let scope = qi % scopes;
+            let req = RecallRequest::new(
+                Scope::user(format!("u{scope}")),
+                QueryInput::Vector(q.clone()),
+            )
+            .k(10)
+            .at(now)
+            .plan(plan)
+            .without_access_tracking();
+            let t = Instant::now();
+            let r = store.recall(&req).unwrap();
+            lat.push(t.elapsed());
+            rounds += r.stats.rounds;
+            if check && qi < 100 {
+                let want = brute(&c, &scorer, scope, &q, now);
+                hit += r
+                    .hits
+                    .iter()
+                    .filter(|h| want.contains(&h.memory.id))
+                    .count();
+            }
+        }
+        let checked = if check { queries.min(100) * 10 } else { 0 };
+        println!(
+            "| {n} | {scopes} | {} | {mode} | {} | {} | {:.1} | {} | {} |",
+            n / scopes,
+            fmt(percentile(&mut lat, 0.5)),
+            fmt(percentile(&mut lat, 0.99)),
+            rounds as f64 / queries as f64,
+            if checked > 0 {
+                format!("{:.4}", hit as f64 / checked as f64)
+            } else {
+                "-".into()
+            },
+            if mode == "exact top-k" {
+                format!("{:.1} s", took.as_secs_f64())
+            } else {
+                String::new()
+            },
+        );
+    }
+    // The same recall with durable access tracking (one write batch per recall).
+    if scopes == 1000 && n == *[10_000usize, 100_000].iter().min().unwrap() {
+        drop(store);
+        drop(db);
+        let (_db2, store) = open(dir.path(), AccessTracking::Immediate);
+        let mut lat = Vec::new();
+        for qi in 0..queries {
+            let req = RecallRequest::new(
+                Scope::user(format!("u{}", qi % scopes)),
+                QueryInput::Vector(qs.row(qi).to_vec()),
+            )
+            .k(10)
+            .at(now);
+            let t = Instant::now();
+            store.recall(&req).unwrap();
+            lat.push(t.elapsed());
+        }
+        println!(
+            "| {n} | {scopes} | {} | exact + access tracking (Immediate, Buffered WAL) | {} | {} | | | |",
+            n / scopes,
+            fmt(percentile(&mut lat, 0.5)),
+            fmt(percentile(&mut lat, 0.99))
+        );
+    }
+}
+
+fn consolidate(n: usize) {
+    // 90 % distinct memories, 10 % restatements of one of them (same text, vector + noise:
+    // cosine ≈ 0.98 to the original).
+    let dir = scratch_dir();
+    let base = corpus(n * 9 / 10, 1, 21);
+    let m = base.vectors.len();
+    let dups = n - m;
+    let noise = synthetic::uniform(dups, DIM, 9);
+    let mut data = base.vectors.data.clone();
+    let mut signals = base.signals.clone();
+    let mut source = Vec::with_capacity(dups);
+    for i in 0..dups {
+        let j = (i * 7919) % m;
+        let mut v: Vec<f32> = base
+            .vectors
+            .row(j)
+            .iter()
+            .zip(noise.row(i))
+            .map(|(a, e)| a + 0.01 * e)
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        data.extend_from_slice(&v);
+        signals.push(Signals::new(0.5, day(200.0 + i as f64 * 1e-3)));
+        source.push(j);
+    }
+    let text_of: Vec<usize> = (0..m).chain(source).collect();
+    let c = Corpus {
+        vectors: Vectors { dim: DIM, data },
+        signals,
+        scope_of: vec![0; n],
+        text_of: Some(text_of),
+    };
+    let (db, store) = open(dir.path(), AccessTracking::Off);
+    let took = ingest(&store, &db, &c);
+    let t = Instant::now();
+    let dry = store
+        .consolidate(
+            &Scope::user("u0"),
+            &ConsolidateOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let dry_time = t.elapsed();
+    let t = Instant::now();
+    let r = store
+        .consolidate(&Scope::user("u0"), &ConsolidateOptions::default())
+        .unwrap();
+    let first = t.elapsed();
+    let t = Instant::now();
+    let again = store
+        .consolidate(&Scope::user("u0"), &ConsolidateOptions::default())
+        .unwrap();
+    let incremental = t.elapsed();
+    let merged: usize = r.groups.iter().map(|g| g.merged.len()).sum();
+    println!(
+        "\n### Consolidation of {n} memories in one scope (384-d, {dups} planted near-duplicates)\n"
+    );
+    println!("| run | memories probed | pairs compared | groups | merged | time |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| dry run (search + grouping, no writes) | {} | {} | {} | - | {:.2} s |",
+        dry.probed,
+        dry.pairs_compared,
+        dry.groups.len(),
+        dry_time.as_secs_f64()
+    );
+    println!(
+        "| first (all new) | {} | {} | {} | {merged} | {:.2} s |",
+        r.probed,
+        r.pairs_compared,
+        r.groups.len(),
+        first.as_secs_f64()
+    );
+    println!(
+        "| again (nothing new) | {} | {} | {} | 0 | {:.3} s |",
+        again.probed,
+        again.pairs_compared,
+        again.groups.len(),
+        incremental.as_secs_f64()
+    );
+    println!(
+        "\n(ingest of the {n} memories: {:.1} s)",
+        took.as_secs_f64()
+    );
+}
+
+fn context() {
+    let dir = scratch_dir();
+    let c = corpus(10_000, 10, 31);
+    let (db, store) = open(dir.path(), AccessTracking::Off);
+    ingest(&store, &db, &c);
+    let s = Scope::user("u0").session("s");
+    for i in 0..60u32 {
+        let text = format!(
+            "turn {i}: we talked about topic {} and decided to use option {}",
+            i % 7,
+            i % 3
+        );
+        store
+            .append_turn(
+                &s,
+                if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
+                &text,
+                Some(day(365.0)),
+                None,
+            )
+            .unwrap();
+    }
+    for i in 0..20 {
+        store
+            .assert_fact(
+                mnemodb_memory::FactInput::new(
+                    Scope::user("u0"),
+                    format!("project{}", i % 5),
+                    format!("attr{i}"),
+                    "value",
+                )
+                .at(day(300.0)),
+            )
+            .unwrap();
+    }
+    let qs = synthetic::queries_near(&c.vectors, 200, QUERY_NOISE, 3);
+    let mut lat = Vec::new();
+    let mut pure = Vec::new();
+    for qi in 0..200 {
+        let mut req =
+            ContextRequest::new(s.clone(), "what did we decide about project3 attr8?", 2_000);
+        req.query = Some(QueryInput::Both {
+            text: req.message.clone(),
+            vector: qs.row(qi).to_vec(),
+        });
+        req.now = Some(day(366.0));
+        let t = Instant::now();
+        let ctx = store.build_context(&req).unwrap();
+        lat.push(t.elapsed());
+        assert!(ctx.tokens <= 2_000);
+        let input = mnemodb_memory::ContextInput {
+            facts: ctx.facts.clone(),
+            memories: ctx.memories.clone(),
+            turns: ctx.turns.clone(),
+            message: ctx.message.clone(),
+        };
+        let t = Instant::now();
+        let again = mnemodb_memory::context::assemble(
+            &input,
+            2_000,
+            &Default::default(),
+            &mnemodb_memory::WordEstimator::default(),
+        );
+        pure.push(t.elapsed());
+        assert_eq!(again.tokens, ctx.tokens);
+    }
+    println!(
+        "\n### Context assembly (budget 2,000 tokens; 60-turn session, 20 facts, 1,000 memories in the user scope)\n"
+    );
+    println!("| step | p50 | p99 |");
+    println!("|---|---:|---:|");
+    println!(
+        "| build_context (window + facts + recall k=8 + assembly) | {} | {} |",
+        fmt(percentile(&mut lat, 0.5)),
+        fmt(percentile(&mut lat, 0.99))
+    );
+    println!(
+        "| assemble only (budgeting + rendering) | {} | {} |",
+        fmt(percentile(&mut pure, 0.5)),
+        fmt(percentile(&mut pure, 0.99))
+    );
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    format!(
+        "{cpu}, {} threads",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    )
+}
+
+/// Where recall time goes: raw engine searches with and without the scope filter.
+fn probe() {
+    let dir = scratch_dir();
+    let c = corpus(10_000, 1, 7);
+    let (db, store) = open(dir.path(), AccessTracking::Off);
+    ingest(&store, &db, &c);
+    let col = db.collection("memory.memories").unwrap();
+    let qs = synthetic::queries_near(&c.vectors, 200, QUERY_NOISE, 11);
+    let now = day(366.0);
+    let filters: Vec<(&str, Option<mnemodb::Filter>)> = vec![
+        ("none", None),
+        ("user", Some(Scope::user("u0").filter())),
+        ("user+status", Some(mnemodb::Filter::parse(r#"user = "u0" and status = "active""#).unwrap())),
+        ("user+status+valid", Some(mnemodb::Filter::parse(&format!(r#"user = "u0" and status = "active" and valid_from <= {now} and valid_to > {now}"#)).unwrap())),
+        ("band imp<0.15", Some(mnemodb::Filter::parse(r#"user = "u0" and importance < 0.15"#).unwrap())),
+    ];
+    for (name, f) in filters {
+        for (k, meta) in [(40usize, true), (40, false), (256, true), (1024, true)] {
+            let mut lat = Vec::new();
+            for qi in 0..200 {
+                let mut q = mnemodb::Query::new(qs.row(qi).to_vec(), k);
+                if let Some(f) = &f {
+                    q = q.filter(f.clone());
+                }
+                if !meta {
+                    q = q.without_metadata();
+                }
+                let t = Instant::now();
+                col.search(&q).unwrap();
+                lat.push(t.elapsed());
+            }
+            let mut cw = Vec::new();
+            if let Some(f) = &f {
+                for _ in 0..50 {
+                    let t = Instant::now();
+                    col.count_where(f).unwrap();
+                    cw.push(t.elapsed());
+                }
+            }
+            println!(
+                "probe filter={name} k={k} meta={meta}: p50 {} p99 {} count_where p50 {}",
+                fmt(percentile(&mut lat, 0.5)),
+                fmt(percentile(&mut lat, 0.99)),
+                if cw.is_empty() {
+                    "-".into()
+                } else {
+                    fmt(percentile(&mut cw, 0.5))
+                }
+            );
+        }
+    }
+}
