@@ -44,8 +44,3 @@ mod topk;
 pub use error::{Error, Result};
 pub use hit::Hit;
 pub use topk::TopK;
-
-/// The README's example runs as a doctest, so it cannot rot.
-#[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

@@ -81,3 +81,8 @@ pub mod fuzzing {
     pub use crate::manifest::fuzz_decode as manifest_decode;
     pub use crate::payload::fuzz_decode_roundtrip as payload_decode;
 }
+
+/// The README's code blocks, compiled and run as doctests so they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
