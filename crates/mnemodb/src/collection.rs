@@ -151,10 +151,19 @@ impl Collection {
     pub fn search_batch(&self, queries: &[Query]) -> Result<Vec<Vec<SearchHit>>> {
         let cs = self.snapshot()?;
         let pool = &self.db.inner.search_pool;
+        // Queries sharing one filter (the common case: one scope) evaluate it once.
+        let shared = match queries.split_first() {
+            Some((first, rest))
+                if first.filter.is_some() && rest.iter().all(|q| q.filter == first.filter) =>
+            {
+                first.filter.as_ref().map(|f| allowed(&cs, f)).transpose()?
+            }
+            _ => None,
+        };
         pool.install(|| {
             queries
                 .par_iter()
-                .map(|q| search_in(&cs, q, pool))
+                .map(|q| search_with(&cs, q, shared.as_ref(), pool))
                 .collect()
         })
     }
@@ -207,6 +216,16 @@ pub(crate) fn search_in(
     query: &Query,
     pool: &rayon::ThreadPool,
 ) -> Result<Vec<SearchHit>> {
+    search_with(cs, query, None, pool)
+}
+
+/// Search with the filter's bitmap already evaluated (`allow`), or evaluate it here.
+fn search_with(
+    cs: &CollectionState,
+    query: &Query,
+    allow: Option<&RoaringBitmap>,
+    pool: &rayon::ThreadPool,
+) -> Result<Vec<SearchHit>> {
     if !cs.config.has_vectors() {
         return Err(Error::InvalidInput(format!(
             "collection `{}` holds documents only: use scan with a filter",
@@ -220,7 +239,11 @@ pub(crate) fn search_in(
         return Err(Error::InvalidInput("ef must be at least 1".into()));
     }
     mnemodb_distance::validate_vector(&query.vector, cs.config.dim)?;
-    let filter = query.filter.as_ref().map(|f| allowed(cs, f)).transpose()?;
+    let evaluated = match allow {
+        Some(_) => None,
+        None => query.filter.as_ref().map(|f| allowed(cs, f)).transpose()?,
+    };
+    let filter = allow.or(evaluated.as_ref());
     let live = cs.meta.len() as usize;
     let k = query.k.min(live.max(1));
     let mut prepared = query.vector.clone();
@@ -234,7 +257,7 @@ pub(crate) fn search_in(
         prepared: &prepared,
         k,
         ef: query.ef.unwrap_or(default_ef).max(k),
-        allow: filter.as_ref(),
+        allow: filter,
     };
     let mut hits: Vec<(ExternalId, f32, u32)> = candidates(cs, &plan, pool)?
         .into_iter()
