@@ -471,7 +471,10 @@ impl Inner {
             self.signal.cv.notify_one();
             Ok(())
         } else if sealing {
-            crate::maintenance::run_until_idle(self, false)
+            crate::maintenance::run_until_idle(self, false)?;
+            // Caught up: an earlier failure of inline maintenance is resolved.
+            *self.background_error.lock() = None;
+            Ok(())
         } else {
             Ok(())
         }

@@ -34,6 +34,8 @@ pub(crate) fn worker_loop(inner: &Inner) {
         match run_one(inner, true) {
             Ok(true) => continue,
             Ok(false) => {
+                // Idle: whatever failed before has been done since (or is no longer due).
+                *inner.background_error.lock() = None;
                 let mut pending = inner.signal.pending.lock();
                 if !*pending {
                     inner.signal.cv.wait_for(&mut pending, crate::db::IDLE_WAIT);
@@ -174,6 +176,11 @@ fn install(
             inner.state.store(Arc::new(next));
             return Ok(());
         }
+        // The manifest (with the checkpoints and segments it names) reflects records up to
+        // `next.lsn`: they must be durable in the WAL first, or a power loss under `Batch`
+        // or `Buffered` durability leaves files ahead of the log — not a prefix of the
+        // history, and the next LSNs handed out again. A no-op under `Sync`.
+        w.wal.flush()?;
         let seq = w.seq + 1;
         if let Err(e) = write_manifest(&*inner.fs, &inner.dir, seq, &body) {
             // Whether the new manifest reached the disk is unknown: stop writing.

@@ -12,6 +12,8 @@
 //!   completes when run again.
 //! - `fsync_failure_poisons_the_writer`: an `fsync` failure on the WAL fails that write,
 //!   and every later write returns `Error::Poisoned` until the database is reopened.
+//! - `background_seal_failure_is_reported_and_retried`: a seal failing in the background
+//!   leaves writes acknowledged, is reported by `stats()`, and is retried.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,7 +23,6 @@
 
 mod reliability;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use mnemodb::{Database, Durability, Error, ErrorKind, Options};
@@ -401,5 +402,65 @@ fn fsync_failure_poisons_the_writer() {
         actual.diff(&m0)
     );
     apply(&db, &probe()).unwrap();
-    let _ = Path::new(DB);
+}
+
+/// With background work, a seal that fails (disk full) does not fail the writes that made
+/// it due: they are acknowledged, the failure shows in `stats().background_error`, and the
+/// worker seals once space is back.
+#[test]
+fn background_seal_failure_is_reported_and_retried() {
+    let (base_fs, mut model, _) = base();
+    let mem = clone_fs(&base_fs);
+    let faulty = FaultyFs::new(Arc::new(mem.clone()));
+    let ctl = faulty.controller().clone();
+    let o = opts().background(true);
+    let db = Database::open_with_fs(Arc::new(faulty), DB, o.clone()).unwrap();
+    db.wait_for_background().unwrap();
+    // The newest segment generation (compaction may merge segments meanwhile).
+    let newest_generation = |db: &Database| {
+        db.collection(reliability::VEC)
+            .unwrap()
+            .stats()
+            .unwrap()
+            .segments
+            .iter()
+            .map(|s| s.generation)
+            .max()
+            .unwrap_or(0)
+    };
+    let before = newest_generation(&db);
+    // Publishing a segment renames its temp file: fail every rename from now on.
+    ctl.fail_nth(FaultOp::Rename, 1, InjectedError::NoSpace, true);
+    for v in 0..4u64 {
+        let op = Op::Upsert {
+            ver: 80 + v,
+            ids: (160 + v * 10..170 + v * 10).collect(),
+        };
+        apply(&db, &op).unwrap_or_else(|e| panic!("write {v} during a failing seal: {e}"));
+        model.apply(&op);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.stats().background_error.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failed seal is not reported"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(ctl.fired() > 0);
+    assert_eq!(read_state(&db).unwrap(), model);
+    ctl.disarm();
+    // The worker retries: new segments appear, and once it is idle the error is cleared.
+    while newest_generation(&db) <= before || db.stats().background_error.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker does not retry the seal: {:?}",
+            db.stats()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(read_state(&db).unwrap(), model);
+    drop(db);
+    let db = Database::open_with_fs(Arc::new(mem), DB, o).unwrap();
+    assert_eq!(read_state(&db).unwrap(), model);
 }

@@ -1,8 +1,10 @@
 //! End-to-end crash tests with real processes (RELIABILITY recipes (a) and (e).4).
 //!
 //! The test binary re-executes itself as the child (`MNEMODB_K9_DIR` set): the child opens
-//! the database with `Durability::Sync`, runs a seeded workload and prints `TRY <n> <op>`
-//! before and `ACK <n> <lsn>` after every call that returned `Ok`, flushing each line. The
+//! the database with `Durability::Sync` (a quarter of the random-kill cycles: `Batch`,
+//! which must lose nothing either when only the process dies), runs a seeded workload and
+//! prints `TRY <n> <op>` before and `ACK <n> <lsn>` after every call that returned `Ok`,
+//! flushing each line. The
 //! parent kills it (SIGKILL at a random moment, or SIGABRT at a crash point), reads every
 //! line the child got out, reopens the database in-process and checks it equals the model
 //! of the acknowledged operations — plus, possibly, the one operation in flight, all or
@@ -11,7 +13,8 @@
 //!
 //! - `kill9_loop`: `MNEMODB_KILL9_CYCLES` cycles (default 200) of random SIGKILLs, state
 //!   accumulating in one directory; 10% of kills land within 5 ms of the start (inside open
-//!   and recovery). Prints `KILL9 cycles=… lost_acked=0 …`.
+//!   and recovery). Prints `KILL9 cycles=… lost_acked=0 …`. The long mode is just more
+//!   cycles: `MNEMODB_KILL9_CYCLES=5000` (about 6 minutes).
 //! - `kill_points`: every crash point of `mnemodb::FAILPOINTS` × nth ∈ {1, 2, 5} on a fresh
 //!   database (background work inline, so the points are deterministic).
 //! - `second_writer_is_refused`: a child holds the database open; opening it here fails
@@ -41,12 +44,24 @@ const ENV_ROLE: &str = "MNEMODB_K9_ROLE";
 const ENV_SEED: &str = "MNEMODB_K9_SEED";
 const ENV_VER: &str = "MNEMODB_K9_VER";
 const ENV_BG: &str = "MNEMODB_K9_BG";
+const ENV_BATCH: &str = "MNEMODB_K9_BATCH";
 
 /// Seal threshold of the random-kill loop (small: seals, index builds and compactions
 /// happen every few dozen writes).
 const SEAL_ROWS: usize = 64;
 /// Seal threshold of the crash-point runs.
 const KP_SEAL_ROWS: usize = 32;
+
+/// The parent sides run one at a time: a child spawned by one test briefly shares every
+/// open file description of this process (between its fork and exec), so a `LOCK` just
+/// closed by another test could still look held.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 fn env_u64(name: &str) -> u64 {
     std::env::var(name)
@@ -120,7 +135,12 @@ fn child_main(dir: &Path, role: &str) -> ! {
     match role {
         "loop" => {
             let background = env_u64(ENV_BG) == 1;
-            let o = opts(SEAL_ROWS, background);
+            let mut o = opts(SEAL_ROWS, background);
+            if env_u64(ENV_BATCH) == 1 {
+                // `Batch` acknowledges before the fsync: still nothing may be lost when only
+                // the process dies.
+                o = o.batch_durability(Duration::from_millis(5));
+            }
             let mut db = match Database::open(dir, o.clone()) {
                 Ok(db) => Some(db),
                 Err(e) => {
@@ -159,7 +179,10 @@ fn child_main(dir: &Path, role: &str) -> ! {
             std::process::exit(0);
         }
         "holder" => {
-            let db = Database::open(dir, opts(SEAL_ROWS, true)).unwrap();
+            // Maintenance inline and finished before READY: from then on the holder is
+            // idle and no file may change.
+            let db = Database::open(dir, opts(SEAL_ROWS, false)).unwrap();
+            db.wait_for_background().unwrap();
             say(&mut out, "READY");
             std::thread::sleep(Duration::from_secs(60));
             drop(db);
@@ -430,6 +453,7 @@ fn kill9_loop() {
     if let Ok(dir) = std::env::var(ENV_DIR) {
         child_main(Path::new(&dir), &std::env::var(ENV_ROLE).unwrap());
     }
+    let _serial = serial();
     let cycles = std::env::var("MNEMODB_KILL9_CYCLES")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -445,6 +469,7 @@ fn kill9_loop() {
     let started = Instant::now();
     for cycle in 0..cycles {
         let background = rng.random_bool(0.75);
+        let batch = rng.random_bool(0.25);
         let early = rng.random_bool(0.1);
         let wait = if early {
             Duration::from_micros(rng.random_range(0..5_000))
@@ -459,6 +484,7 @@ fn kill9_loop() {
                 (ENV_SEED, rng.random::<u64>().to_string()),
                 (ENV_VER, ((cycle + 1) * 1_000_000).to_string()),
                 (ENV_BG, u8::from(background).to_string()),
+                (ENV_BATCH, u8::from(batch).to_string()),
             ],
         );
         let pipes = drain(&mut child);
@@ -474,7 +500,7 @@ fn kill9_loop() {
         tally.acked += t.acked;
         let mut fail = |what: String| {
             failures.push(format!(
-                "cycle {cycle} (wait {wait:?}, background {background}): {what}"
+                "cycle {cycle} (wait {wait:?}, background {background}, batch {batch}): {what}"
             ));
         };
         if status.signal() != Some(9) {
@@ -510,6 +536,7 @@ fn kill_points() {
     if let Ok(dir) = std::env::var(ENV_DIR) {
         child_main(Path::new(&dir), &std::env::var(ENV_ROLE).unwrap());
     }
+    let _serial = serial();
     let mut tally = Tally::default();
     let mut failures = Vec::new();
     let mut reached = Vec::new();
@@ -625,6 +652,7 @@ fn second_writer_is_refused() {
     if let Ok(dir) = std::env::var(ENV_DIR) {
         child_main(Path::new(&dir), &std::env::var(ENV_ROLE).unwrap());
     }
+    let _serial = serial();
     let scratch = mnemodb_testkit::scratch_dir();
     let dir = scratch.path().join("db");
     {
