@@ -72,6 +72,26 @@ fn run_one(inner: &Inner, compaction: bool) -> Result<bool> {
         return Ok(true);
     }
     if compaction {
+        let wal_bytes = {
+            let guard = inner.writer.lock();
+            guard.as_ref().map_or(0, |w| w.wal.stats().bytes)
+        };
+        if wal_bytes > inner.options.checkpoint_wal_bytes {
+            checkpoint_locked(inner)?;
+            let wal_size = || {
+                let guard = inner.writer.lock();
+                guard.as_ref().map_or(0, |w| w.wal.stats().bytes)
+            };
+            if wal_size() > inner.options.checkpoint_wal_bytes {
+                // The kept previous manifest still needs the old files: roll it too.
+                install(inner, true, |_| Ok(()))?;
+            }
+            let after = wal_size();
+            // Work was done only if the log shrank (else another unit can run).
+            if after < wal_bytes {
+                return Ok(true);
+            }
+        }
         let names: Vec<String> = inner.state.load().collections.keys().cloned().collect();
         for name in names {
             if compact_collection(inner, &name, false)?.segments_merged > 0 {

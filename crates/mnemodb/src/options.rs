@@ -15,6 +15,7 @@ pub struct Options {
     pub(crate) compact_small_rows: usize,
     pub(crate) index_batch_rows: usize,
     pub(crate) salvage: bool,
+    pub(crate) checkpoint_wal_bytes: u64,
     pub(crate) verify_on_open: bool,
 }
 
@@ -30,6 +31,7 @@ impl Default for Options {
             compact_small_rows: 10_000,
             index_batch_rows: 2048,
             salvage: false,
+            checkpoint_wal_bytes: 256 << 20,
             verify_on_open: true,
         }
     }
@@ -84,6 +86,14 @@ impl Options {
     /// Sealed segments with fewer rows than this are merged by compaction (default 10,000).
     pub fn compact_small_rows(mut self, rows: usize) -> Self {
         self.compact_small_rows = rows;
+        self
+    }
+
+    /// WAL size above which the background worker checkpoints on its own (default
+    /// 256 MiB), which bounds recovery time and disk use when collections sit idle with
+    /// unsealed data. Only with background work on.
+    pub fn checkpoint_wal_bytes(mut self, bytes: u64) -> Self {
+        self.checkpoint_wal_bytes = bytes.max(1 << 20);
         self
     }
 

@@ -567,3 +567,39 @@ fn background_mode_seals_and_indexes_without_blocking() {
     assert!(total / 30.0 >= 0.95, "recall {}", total / 30.0);
     assert!(db.stats().background_error.is_none());
 }
+
+#[test]
+fn background_checkpoints_bound_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(
+        dir.path(),
+        Options::default()
+            .threads(2)
+            .wal_file_bytes(1 << 20)
+            .checkpoint_wal_bytes(2 << 20)
+            .batch_durability(std::time::Duration::from_millis(5)),
+    )
+    .unwrap();
+    let docs = db
+        .create_collection(CollectionConfig::documents("notes"))
+        .unwrap();
+    let text = "x".repeat(2000);
+    for i in 0..3000u64 {
+        docs.upsert(vec![Record::document(
+            i % 50,
+            BTreeMap::from([("t".to_string(), Value::from(text.as_str()))]),
+        )])
+        .unwrap();
+    }
+    // The worker notices the log outgrew its bound and checkpoints on its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while db.stats().wal_bytes > 4 << 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let st = db.stats();
+    assert!(st.wal_bytes <= 4 << 20, "WAL still {} bytes", st.wal_bytes);
+    drop((docs, db));
+    let db = Database::open(dir.path(), inline()).unwrap();
+    assert_eq!(db.collection("notes").unwrap().count(), 50);
+    assert!(db.open_report().replayed_records < 3000);
+}
