@@ -21,7 +21,7 @@ use mnemodb::{
     CollectionConfig, Database, Filter, HnswParams, IndexKind, Metric, Options, Query, Record,
     Value,
 };
-use mnemodb_benches::{Dataset, env_dataset, synthetic_dataset};
+use mnemodb_benches::{Dataset, env_dataset, synthetic_dataset, synthetic_mixture};
 use mnemodb_dataset::Vectors;
 
 const BATCH: usize = 1000;
@@ -50,7 +50,7 @@ fn main() {
         churn(&data, &mut report);
     }
     if want("wide") {
-        let wide = synthetic_dataset(20_000, 1536);
+        let wide = synthetic_mixture(20_000, 1536);
         ingest_query_only(&wide, &mut report);
     }
     if want("million") {
@@ -468,10 +468,12 @@ fn rss_kib() -> u64 {
 }
 
 fn million(n: usize, report: &mut String) {
-    let data = synthetic_dataset(n, 96);
+    let data = synthetic_mixture(n, 96);
     let dir = bench_dir();
-    let mut params = HnswParams::default();
-    params.ef_construction = 100;
+    let params = HnswParams {
+        ef_construction: 100,
+        ..Default::default()
+    };
     {
         let db = Database::open(dir.path(), options(100_000)).unwrap();
         db.create_collection(config(96, params)).unwrap();
@@ -504,16 +506,49 @@ fn million(n: usize, report: &mut String) {
         let (busy, _) = run_queries(&c, &queries, None, &truth, None);
         stop.store(true, Ordering::Relaxed);
         let written = writer.join().unwrap();
+        db.wait_for_background().unwrap();
+        // A steady writer (2,000 vectors/s in batches of 100, the scale of a busy memory
+        // service) instead of one at full speed.
+        let steady_stop = Arc::new(AtomicBool::new(false));
+        let steady = {
+            let (c, stop) = (c.clone(), steady_stop.clone());
+            let extra = synthetic_mixture(100_000, 96).base;
+            std::thread::spawn(move || {
+                let mut i = 0;
+                let start = Instant::now();
+                while !stop.load(Ordering::Relaxed) && i + 100 <= extra.len() {
+                    c.upsert(
+                        (i..i + 100)
+                            .map(|r| record(n + 300_000 + r, extra.row(r)))
+                            .collect(),
+                    )
+                    .unwrap();
+                    i += 100;
+                    let due = Duration::from_secs_f64(i as f64 / 2000.0);
+                    if let Some(wait) = due.checked_sub(start.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                i
+            })
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        let (steady_lat, _) = run_queries(&c, &queries, None, &truth, None);
+        steady_stop.store(true, Ordering::Relaxed);
+        let steady_written = steady.join().unwrap();
         writeln!(
             report,
             "\n### Engine: synthetic {n} × 96d (HNSW M=16 ef_c=100, seal every 100k)\n\n| measure | value |\n|---|---|\n\
              | ingest acked | {rate:.0} vectors/s |\n| until sealed and indexed | {until:.0} s |\n\
              | query p50 / p99 alone | {:.3} / {:.3} ms (recall@10 {recall:.3}) |\n\
-             | query p50 / p99 while ingesting ({written} rows written meanwhile) | {:.3} / {:.3} ms |",
+             | query p50 / p99 while ingesting at full speed ({written} rows written meanwhile) | {:.3} / {:.3} ms |\n\
+             | query p50 / p99 while ingesting 2,000 vectors/s ({steady_written} rows written meanwhile) | {:.3} / {:.3} ms |",
             percentile(&alone, 0.5),
             percentile(&alone, 0.99),
             percentile(&busy, 0.5),
-            percentile(&busy, 0.99)
+            percentile(&busy, 0.99),
+            percentile(&steady_lat, 0.5),
+            percentile(&steady_lat, 0.99)
         )
         .unwrap();
         db.checkpoint().unwrap();

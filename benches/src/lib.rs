@@ -62,6 +62,21 @@ pub fn synthetic_dataset(n: usize, dim: usize) -> Dataset {
     }
 }
 
+/// `n` unit vectors drawn from a mixture of 1,000 clusters (spread 0.6) and 500 queries drawn
+/// fresh from the same mixture (held-out data, not noisy copies of rows): the synthetic set
+/// of the HNSW 1M×96 benchmark.
+pub fn synthetic_mixture(n: usize, dim: usize) -> Dataset {
+    let mix = synthetic::Clustered::new(dim, 1000, 42)
+        .spread(0.6)
+        .normalize(true);
+    Dataset {
+        name: format!("mixture-{}k-{dim}d", n / 1000),
+        base: mix.sample(n, 1),
+        queries: mix.sample(500, 2),
+        truth: None,
+    }
+}
+
 /// A scratch directory on tmpfs when available (benchmarks measure CPU and memory, not the disk).
 pub fn scratch_dir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
