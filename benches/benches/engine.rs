@@ -373,9 +373,16 @@ fn churn(data: &Dataset, report: &mut String) {
     );
     let fresh_bytes = fresh.stats().disk_bytes;
     drop(fresh);
-    // Churned: delete half, re-insert them.
+    // Churned: delete half, re-insert them (background compaction off, so the state
+    // before compaction can be measured).
     let dir = bench_dir();
-    let db = Database::open(dir.path(), options(n / 3)).unwrap();
+    let db = Database::open(
+        dir.path(),
+        options(n / 3)
+            .compact_min_dead_fraction(1.0)
+            .compact_small_rows(0),
+    )
+    .unwrap();
     db.create_collection(config(data.base.dim, HnswParams::default()))
         .unwrap();
     ingest(&db, &data.base, 0);
