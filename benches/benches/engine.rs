@@ -561,24 +561,30 @@ fn million(n: usize, report: &mut String) {
         db.checkpoint().unwrap();
         db.wait_for_background().unwrap();
     }
-    let mut opens = Vec::new();
-    let mut rss = 0;
-    for _ in 0..5 {
-        let before = rss_kib();
-        let t = Instant::now();
-        let db = Database::open(dir.path(), options(100_000).background(false)).unwrap();
-        opens.push(t.elapsed().as_secs_f64() * 1e3);
-        rss = rss_kib().saturating_sub(before);
-        drop(db);
+    for verify in [true, false] {
+        let mut opens = Vec::new();
+        let mut rss = 0;
+        for _ in 0..5 {
+            let before = rss_kib();
+            let t = Instant::now();
+            let db = Database::open(
+                dir.path(),
+                options(100_000).background(false).verify_on_open(verify),
+            )
+            .unwrap();
+            opens.push(t.elapsed().as_secs_f64() * 1e3);
+            rss = rss_kib().saturating_sub(before);
+            drop(db);
+        }
+        opens.sort_by(f64::total_cmp);
+        writeln!(
+            report,
+            "| open, verify_on_open({verify}) (median of 5) | {:.1} ms |\n| RSS added by that open | {:.1} MiB |",
+            percentile(&opens, 0.5),
+            rss as f64 / 1024.0
+        )
+        .unwrap();
     }
-    opens.sort_by(f64::total_cmp);
-    writeln!(
-        report,
-        "| open (median of 5) | {:.1} ms |\n| RSS added by open | {:.1} MiB |",
-        percentile(&opens, 0.5),
-        rss as f64 / 1024.0
-    )
-    .unwrap();
 }
 
 fn write_csv(name: &str, body: &str) {
