@@ -8,6 +8,8 @@
 //! MNEMODB_MEMORY_BENCH=recall,consolidate,context ...   # parts (default: all)
 //! MNEMODB_MEMORY_SIZES=10000,100000,1000000 ...         # recall sizes (default 10k,100k)
 //! MNEMODB_MEMORY_QUERIES=300 ...                        # queries per configuration
+//! MNEMODB_MEMORY_SCOPES=1 ...                           # scope counts (default 1,1000)
+//! MNEMODB_MEMORY_EF_CONSTRUCTION=64 ...                 # HNSW build effort from 1M memories
 //! ```
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -42,6 +44,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
+    let scope_counts: Vec<usize> = std::env::var("MNEMODB_MEMORY_SCOPES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 1000]);
     println!("machine: {}", machine());
     if want("recall") {
         println!(
@@ -52,7 +58,7 @@ fn main() {
         );
         println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
         for &n in &sizes {
-            for scopes in [1usize, 1000] {
+            for &scopes in &scope_counts {
                 recall(n, scopes, queries);
             }
         }
@@ -111,12 +117,38 @@ fn corpus(n: usize, scopes: usize, seed: u64) -> Corpus {
 }
 
 fn open(dir: &std::path::Path, access: AccessTracking) -> (Database, MemoryStore) {
-    let db = Database::open(
-        dir,
-        Options::default().durability(mnemodb::Durability::Buffered),
-    )
-    .unwrap();
-    let store = MemoryStore::open(&db, MemoryConfig::new(DIM).access(access))
+    open_sized(dir, access, 0)
+}
+
+/// From 1M memories on: `Durability::Batch` (10 ms), segments sealed every 100k rows,
+/// background indexing, and HNSW `ef_construction` from `MNEMODB_MEMORY_EF_CONSTRUCTION`
+/// (default 200, the engine's) so that the ingest fits in minutes.
+fn open_sized(dir: &std::path::Path, access: AccessTracking, n: usize) -> (Database, MemoryStore) {
+    let large = n >= 1_000_000;
+    let options = if large {
+        Options::default()
+            .durability(mnemodb::Durability::Batch {
+                max_delay: Duration::from_millis(10),
+            })
+            .seal_rows(100_000)
+            .background(true)
+    } else {
+        Options::default().durability(mnemodb::Durability::Buffered)
+    };
+    let db = Database::open(dir, options).unwrap();
+    let mut config = MemoryConfig::new(DIM).access(access);
+    if let (true, Some(ef)) = (
+        large,
+        std::env::var("MNEMODB_MEMORY_EF_CONSTRUCTION")
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok()),
+    ) {
+        config = config.index(mnemodb::IndexKind::Hnsw(mnemodb_ann::hnsw::HnswParams {
+            ef_construction: ef,
+            ..Default::default()
+        }));
+    }
+    let store = MemoryStore::open(&db, config)
         .unwrap()
         .with_clock(Arc::new(ManualClock::new(day(366.0))));
     (db, store)
@@ -180,7 +212,7 @@ fn brute(c: &Corpus, scorer: &Scorer, scope: usize, q: &[f32], now: Timestamp) -
 fn recall(n: usize, scopes: usize, queries: usize) {
     let dir = scratch_dir();
     let c = corpus(n, scopes, 7);
-    let (db, store) = open(dir.path(), AccessTracking::Off);
+    let (db, store) = open_sized(dir.path(), AccessTracking::Off, n);
     let took = ingest(&store, &db, &c);
     let qs = synthetic::queries_near(&c.vectors, queries, QUERY_NOISE, 11);
     let now = day(366.0);
@@ -461,54 +493,92 @@ fn machine() -> String {
     )
 }
 
-/// Where recall time goes: raw engine searches with and without the scope filter.
+/// Where recall time goes: raw engine searches with the recall filters.
 fn probe() {
+    let n: usize = std::env::var("MNEMODB_MEMORY_PROBE_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let dir = scratch_dir();
-    let c = corpus(10_000, 1, 7);
+    let c = corpus(n, 1, 7);
     let (db, store) = open(dir.path(), AccessTracking::Off);
     ingest(&store, &db, &c);
     let col = db.collection("memory.memories").unwrap();
     let qs = synthetic::queries_near(&c.vectors, 200, QUERY_NOISE, 11);
     let now = day(366.0);
-    let filters: Vec<(&str, Option<mnemodb::Filter>)> = vec![
-        ("none", None),
-        ("user", Some(Scope::user("u0").filter())),
-        ("user+status", Some(mnemodb::Filter::parse(r#"user = "u0" and status = "active""#).unwrap())),
-        ("user+status+valid", Some(mnemodb::Filter::parse(&format!(r#"user = "u0" and status = "active" and valid_from <= {now} and valid_to > {now}"#)).unwrap())),
-        ("band imp<0.15", Some(mnemodb::Filter::parse(r#"user = "u0" and importance < 0.15"#).unwrap())),
+    let vis = format!(
+        r#"user = "u0" and status = "active" and valid_from <= {now} and valid_to > {now}"#
+    );
+    let old = day(366.0 - 180.0);
+    let filters: Vec<(&str, String)> = vec![
+        ("user", r#"user = "u0""#.into()),
+        ("visible", vis.clone()),
+        (
+            "band imp>=0.7 semantic",
+            format!(r#"{vis} and importance >= 0.7 and not kind in ["event", "observation"]"#),
+        ),
+        (
+            "band imp>=0.7 ep young",
+            format!(
+                r#"{vis} and importance >= 0.7 and kind in ["event", "observation"] and created_at > {}"#,
+                day(366.0 - 14.0)
+            ),
+        ),
+        (
+            "band imp<0.15 semantic old",
+            format!(
+                r#"{vis} and importance < 0.15 and not kind in ["event", "observation"] and created_at <= {old}"#
+            ),
+        ),
     ];
+    let extra: Vec<String> = std::env::var("MNEMODB_MEMORY_PROBE_FILTERS")
+        .map(|s| {
+            s.split(';')
+                .map(|x| {
+                    x.replace("VIS", &vis)
+                        .replace("NOW", &now.to_string())
+                        .replace("OLD", &old.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for f in &extra {
+        let f = mnemodb::Filter::parse(f).unwrap();
+        let cnt = col.count_where(&f).unwrap();
+        let mut cw = Vec::new();
+        for _ in 0..100 {
+            let t = Instant::now();
+            col.count_where(&f).unwrap();
+            cw.push(t.elapsed());
+        }
+        println!(
+            "probe eval {cnt} rows p50 {} p99 {}: {f:?}",
+            fmt(percentile(&mut cw, 0.5)),
+            fmt(percentile(&mut cw, 0.99))
+        );
+    }
     for (name, f) in filters {
-        for (k, meta) in [(40usize, true), (40, false), (256, true), (1024, true)] {
+        let f = mnemodb::Filter::parse(&f).unwrap();
+        let cnt = col.count_where(&f).unwrap();
+        for k in [16usize, 64, 256] {
             let mut lat = Vec::new();
-            for qi in 0..200 {
-                let mut q = mnemodb::Query::new(qs.row(qi).to_vec(), k);
-                if let Some(f) = &f {
-                    q = q.filter(f.clone());
-                }
-                if !meta {
-                    q = q.without_metadata();
-                }
+            for qi in 0..100 {
+                let q = mnemodb::Query::new(qs.row(qi).to_vec(), k).filter(f.clone());
                 let t = Instant::now();
                 col.search(&q).unwrap();
                 lat.push(t.elapsed());
             }
             let mut cw = Vec::new();
-            if let Some(f) = &f {
-                for _ in 0..50 {
-                    let t = Instant::now();
-                    col.count_where(f).unwrap();
-                    cw.push(t.elapsed());
-                }
+            for _ in 0..50 {
+                let t = Instant::now();
+                col.count_where(&f).unwrap();
+                cw.push(t.elapsed());
             }
             println!(
-                "probe filter={name} k={k} meta={meta}: p50 {} p99 {} count_where p50 {}",
+                "probe n={n} filter={name} ({cnt} rows) k={k}: search p50 {} p99 {}; filter eval p50 {}",
                 fmt(percentile(&mut lat, 0.5)),
                 fmt(percentile(&mut lat, 0.99)),
-                if cw.is_empty() {
-                    "-".into()
-                } else {
-                    fmt(percentile(&mut cw, 0.5))
-                }
+                fmt(percentile(&mut cw, 0.5))
             );
         }
     }

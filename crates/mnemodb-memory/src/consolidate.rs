@@ -15,7 +15,8 @@
 //!    nothing is lost. One write batch per chunk of groups.
 //!
 //! Running it again without new memories changes nothing (idempotent).
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Not;
 use std::sync::Arc;
 
 use mnemodb::{Document, ExternalId, Filter, Query, Record, Value, WriteBatch};
@@ -118,7 +119,7 @@ impl MemoryStore {
             visible,
             Filter::gte(field::SEQ, Value::Int(watermark + 1)),
         ]);
-        let probes = self.cols.memories.scan(Some(&probe_filter), true)?;
+        let mut probes = self.cols.memories.scan(Some(&probe_filter), true)?;
         let mut report = ConsolidationReport {
             probed: probes.len(),
             ..Default::default()
@@ -129,90 +130,128 @@ impl MemoryStore {
             .max()
             .unwrap_or(watermark);
 
-        // Neighbours of every probe, in its exact scope, in one batched search.
-        let queries: Vec<Query> = probes
-            .iter()
-            .filter_map(|p| {
-                let key = str_field(&p.metadata, field::SCOPE)?;
-                let exact = Filter::And(vec![
-                    visible_filter(&Scope::read_from(&p.metadata)?, now),
-                    Filter::Eq(field::SCOPE.into(), Value::from(key)),
-                ]);
-                Some(
-                    Query::new(p.vector.clone()?, neighbours + 1)
-                        .filter(exact)
-                        .ef((neighbours + 1) * 2)
-                        .without_metadata(),
-                )
-            })
-            .collect();
-        if queries.len() != probes.len() {
-            return Err(Error::Malformed {
-                collection: self.cols.memories.name().to_string(),
-                id: String::new(),
-                what: "a memory without scope or vector".into(),
-            });
+        // Neighbours of every probe in its exact scope: one batched search per scope, whose
+        // queries share one filter (the engine evaluates it once per batch).
+        let mut by_scope: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, p) in probes.iter().enumerate() {
+            let key = str_field(&p.metadata, field::SCOPE).ok_or_else(|| malformed(self))?;
+            by_scope.entry(key.to_string()).or_default().push(i);
         }
-        let results = if queries.is_empty() {
-            Vec::new()
-        } else {
-            self.cols.memories.search_batch(&queries)?
-        };
+        let mut results: Vec<Vec<mnemodb::SearchHit>> = vec![Vec::new(); probes.len()];
+        for (key, members) in &by_scope {
+            let first = members
+                .first()
+                .and_then(|&i| probes.get(i))
+                .ok_or_else(|| malformed(self))?;
+            let scope = Scope::read_from(&first.metadata).ok_or_else(|| malformed(self))?;
+            let exact = Filter::And(vec![
+                visible_filter(&scope, now),
+                Filter::Eq(field::SCOPE.into(), Value::from(key.as_str())),
+            ]);
+            let queries: Vec<Query> = members
+                .iter()
+                .map(|&i| {
+                    let v = probes
+                        .get_mut(i)
+                        .and_then(|p| p.vector.take())
+                        .ok_or_else(|| malformed(self))?;
+                    Ok(Query::new(v, neighbours + 1)
+                        .filter(exact.clone())
+                        .ef((neighbours + 1) * 2)
+                        .without_metadata())
+                })
+                .collect::<Result<_>>()?;
+            for (&i, hits) in members
+                .iter()
+                .zip(self.cols.memories.search_batch(&queries)?)
+            {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = hits;
+                }
+            }
+        }
 
-        let mut index: BTreeMap<String, usize> = BTreeMap::new();
-        let mut nodes: Vec<Node> = Vec::new();
-        let mut intern = |id: String, doc: &Document, nodes: &mut Vec<Node>| -> usize {
-            *index.entry(id.clone()).or_insert_with(|| {
-                nodes.push(Node {
-                    id,
-                    doc: doc.clone(),
-                });
-                nodes.len() - 1
-            })
-        };
+        // Nodes 0..probes are the probes; neighbours that are not probes (older memories,
+        // in an incremental run) are read once and appended.
+        let probe_ids: Vec<String> = probes.iter().map(|p| external_id_string(&p.id)).collect();
+        let mut index: HashMap<String, usize> = probe_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        let mut others: Vec<Node> = Vec::new();
+        let mut numbers: HashMap<usize, std::collections::BTreeSet<String>> = HashMap::new();
         let mut edges = Vec::new();
-        for (probe, hits) in probes.iter().zip(results) {
-            let pid = external_id_string(&probe.id);
-            let a = intern(pid.clone(), &probe.metadata, &mut nodes);
-            let ptext = str_field(&probe.metadata, field::TEXT).unwrap_or_default();
+        for (a, hits) in results.into_iter().enumerate() {
+            let (Some(pid), Some(probe)) = (probe_ids.get(a), probes.get(a)) else {
+                continue;
+            };
             let pscope = str_field(&probe.metadata, field::SCOPE);
             for h in hits {
+                report.pairs_compared += usize::from(external_id_matches(&h.id, pid).not());
+                // Most neighbours are below the threshold: look at the rest only.
+                if h.score < rule.threshold || external_id_matches(&h.id, pid) {
+                    continue;
+                }
                 let hid = external_id_string(&h.id);
-                if hid == pid {
-                    continue;
-                }
-                report.pairs_compared += 1;
-                // Most neighbours are below the threshold: read the record only for the rest.
-                if h.score < rule.threshold {
-                    continue;
-                }
-                let Some(doc) = self.cols.memories.get(&h.id)?.map(|e| e.metadata) else {
-                    continue;
+                let b = match index.get(&hid) {
+                    Some(&b) => b,
+                    None => {
+                        let Some(doc) = self.cols.memories.get(&h.id)?.map(|e| e.metadata) else {
+                            continue;
+                        };
+                        others.push(Node {
+                            id: hid.clone(),
+                            doc,
+                        });
+                        let b = probes.len() + others.len() - 1;
+                        index.insert(hid, b);
+                        b
+                    }
                 };
-                if str_field(&doc, field::SCOPE) != pscope {
+                let doc = match b.checked_sub(probes.len()) {
+                    None => probes.get(b).map(|p| &p.metadata),
+                    Some(j) => others.get(j).map(|n| &n.doc),
+                }
+                .ok_or_else(|| malformed(self))?;
+                if str_field(doc, field::SCOPE) != pscope {
                     return Err(Error::ScopeViolation {
                         expected: pscope.unwrap_or_default().to_string(),
-                        found: str_field(&doc, field::SCOPE)
-                            .unwrap_or_default()
-                            .to_string(),
+                        found: str_field(doc, field::SCOPE).unwrap_or_default().to_string(),
                     });
                 }
-                let htext = str_field(&doc, field::TEXT).unwrap_or_default();
-                if rule.is_duplicate(h.score, ptext, htext) {
-                    let b = intern(hid, &doc, &mut nodes);
+                let duplicate = !rule.number_guard || {
+                    let text = |d: &Document| {
+                        crate::grouping::numbers(str_field(d, field::TEXT).unwrap_or_default())
+                    };
+                    let na = numbers
+                        .entry(a)
+                        .or_insert_with(|| text(&probe.metadata))
+                        .clone();
+                    let nb = numbers.entry(b).or_insert_with(|| text(doc));
+                    na == *nb
+                };
+                if duplicate {
                     edges.push((a, b));
                 }
             }
         }
-        let groups = components(nodes.len(), edges);
+        let total = probes.len() + others.len();
+        let groups = components(total, edges);
+        let node = |i: usize| -> Option<(&str, &Document)> {
+            match i.checked_sub(probes.len()) {
+                None => Some((probe_ids.get(i)?.as_str(), &probes.get(i)?.metadata)),
+                Some(j) => others.get(j).map(|n| (n.id.as_str(), &n.doc)),
+            }
+        };
         let name = self.cols.memories.name().to_string();
         let mut batch = WriteBatch::new();
         let mut in_batch = 0;
         for group in groups {
             let mut members: Vec<Memory> = group
                 .iter()
-                .filter_map(|&i| nodes.get(i))
-                .map(|n| Memory::from_doc(n.id.clone(), &n.doc, None, &name))
+                .filter_map(|&i| node(i))
+                .map(|(id, doc)| Memory::from_doc(id.to_string(), doc, None, &name))
                 .collect::<Result<_>>()?;
             members.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.seq.cmp(&b.seq)));
             let Some(survivor) = members.last().cloned() else {
@@ -347,6 +386,22 @@ impl MemoryStore {
             );
         }
         Ok(())
+    }
+}
+
+fn malformed(store: &MemoryStore) -> Error {
+    Error::Malformed {
+        collection: store.cols.memories.name().to_string(),
+        id: String::new(),
+        what: "a memory without scope or vector".into(),
+    }
+}
+
+/// Whether an engine id is this layer's id `id`.
+fn external_id_matches(e: &ExternalId, id: &str) -> bool {
+    match e {
+        ExternalId::Str(s) => s == id,
+        ExternalId::U64(v) => v.to_string() == id,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::scoring::ScoreBreakdown;
 use crate::store::{AccessTracking, MemoryStore, external_id_string};
 use crate::time::Timestamp;
 use crate::topk::{
-    Band, Candidate, CandidateSource, TopKPlan, TopKStats, banded_top_k, composite_top_k,
+    Candidate, CandidateSource, Strata, TopKPlan, TopKStats, composite_top_k, strata_top_k,
 };
 
 /// A recall request.
@@ -139,91 +139,198 @@ pub(crate) fn visible_filter(scope: &Scope, t: Timestamp) -> Filter {
     ])
 }
 
-/// Importance cuts of the banded top-k.
-const IMPORTANCE_CUTS: [f32; 3] = [0.15, 0.4, 0.7];
-/// Age cuts (days since creation) of the banded top-k.
-const AGE_CUTS: [f64; 3] = [14.0, 60.0, 180.0];
+/// Importance cuts of the strata (of semantic memories; of all when the scorer treats
+/// episodes like the rest): fine, so that the strata that can still win are few.
+const IMPORTANCE_CUTS: [f32; 19] = [
+    0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85,
+    0.9, 0.95,
+];
+/// Age cuts (days since creation) of the strata of episodic memories.
+const EPISODIC_AGE_CUTS: [f64; 18] = [
+    0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 14.0, 21.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 270.0,
+    365.0, 730.0,
+];
 
-/// One band of a large scope: the extra filter and the caps its bound uses.
-struct BandSpec {
-    filter: Filter,
-    max_importance: f32,
-    min_age_days: f64,
-    episodic: Option<bool>,
+/// One stratum of a large scope (see [`crate::topk::strata_top_k`]).
+#[derive(Debug, Clone, Copy)]
+enum Stratum {
+    /// Semantic memories (all memories when the scorer has no episodic terms) with
+    /// importance in `[lo, hi)` (`None`: unbounded).
+    Importance { lo: Option<f32>, hi: Option<f32> },
+    /// Episodic memories aged `[young, old)` days since creation (`None`: unbounded).
+    Episodes { young: f64, old: Option<f64> },
 }
 
-/// The partition of a scope used by the banded top-k: importance bands × age bands (age
-/// bands only when the scorer's decay depends on the age since creation).
-fn bands(scorer: &crate::scoring::Scorer, now: Timestamp) -> Vec<BandSpec> {
-    use crate::scoring::{AgeFrom, DecayCurve, ScoringModel};
-    let decays = [
-        match scorer.model {
-            ScoringModel::Multiplicative { decay, .. }
-            | ScoringModel::WeightedSum { decay, .. } => Some(decay),
-            ScoringModel::Similarity => None,
-        },
-        scorer.episodic.map(|e| e.decay),
-    ];
-    let age_matters = decays.iter().flatten().any(|d| {
-        d.age_from == AgeFrom::Created
+/// The strata covering a scope for `scorer`: importance bands of semantic
+/// memories (their decay is shielded by importance, so importance caps their score) and,
+/// when episodes are scored apart, age bands of episodes (their decay follows their age).
+fn strata(scorer: &crate::scoring::Scorer) -> Vec<Stratum> {
+    use crate::scoring::{AgeFrom, DecayCurve};
+    let mut out: Vec<Stratum> = Vec::new();
+    let mut edges: Vec<Option<f32>> = vec![None];
+    edges.extend(IMPORTANCE_CUTS.iter().map(|c| Some(*c)));
+    edges.push(None);
+    out.extend(
+        edges
+            .windows(2)
+            .map(|w| Stratum::Importance { lo: w[0], hi: w[1] }),
+    );
+    if let Some(e) = scorer.episodic {
+        let by_age = e.decay.age_from == AgeFrom::Created
             && matches!(
-                d.curve,
+                e.decay.curve,
                 DecayCurve::Exponential { .. } | DecayCurve::HalfLife { .. }
-            )
-    });
-    let mut imp_edges = vec![None];
-    imp_edges.extend(IMPORTANCE_CUTS.iter().map(|c| Some(*c)));
-    imp_edges.push(None);
-    let mut age_edges: Vec<Option<f64>> = vec![None];
-    if age_matters {
-        age_edges.extend(AGE_CUTS.iter().map(|c| Some(*c)));
+            );
+        if by_age {
+            let mut ages: Vec<f64> = vec![0.0];
+            ages.extend(EPISODIC_AGE_CUTS);
+            out.extend(
+                ages.iter()
+                    .enumerate()
+                    .map(|(i, &young)| Stratum::Episodes {
+                        young,
+                        old: ages.get(i + 1).copied(),
+                    }),
+            );
+        } else {
+            out.push(Stratum::Episodes {
+                young: 0.0,
+                old: None,
+            });
+        }
     }
-    age_edges.push(None);
-    let episodic_kinds = Filter::In(
+    out
+}
+
+fn episodic_kinds() -> Filter {
+    Filter::In(
         field::KIND.into(),
         vec![
             Value::from(MemoryKind::Event.as_str()),
             Value::from("observation"),
         ],
-    );
-    let kinds: Vec<(Option<bool>, Option<Filter>)> = if scorer.episodic.is_some() {
-        vec![
-            (Some(true), Some(episodic_kinds.clone())),
-            (Some(false), Some(Filter::Not(Box::new(episodic_kinds)))),
-        ]
-    } else {
-        vec![(None, None)]
-    };
-    let mut out = Vec::new();
-    for iw in imp_edges.windows(2) {
-        let (lo, hi) = (iw[0], iw[1]);
-        let imp = Filter::Range {
-            field: field::IMPORTANCE.into(),
-            lower: lo.map_or(Bound::Unbounded, |v| {
-                Bound::Included(Value::Float(f64::from(v)))
-            }),
-            upper: hi.map_or(Bound::Unbounded, |v| {
-                Bound::Excluded(Value::Float(f64::from(v)))
-            }),
-        };
-        for aw in age_edges.windows(2) {
-            let (young, old) = (aw[0], aw[1]);
-            // Age in [young, old): created_at in (now − old, now − young].
-            let created = Filter::Range {
-                field: field::CREATED_AT.into(),
-                lower: old.map_or(Bound::Unbounded, |d| Bound::Excluded(ts(now.plus_days(-d)))),
-                upper: young.map_or(Bound::Unbounded, |d| Bound::Included(ts(now.plus_days(-d)))),
-            };
-            for (episodic, kind) in &kinds {
-                let mut parts = vec![imp.clone(), created.clone()];
-                parts.extend(kind.clone());
-                out.push(BandSpec {
-                    filter: Filter::And(parts),
-                    max_importance: hi.unwrap_or(1.0),
-                    min_age_days: young.unwrap_or(0.0),
-                    episodic: *episodic,
-                });
+    )
+}
+
+/// The strata of one recall, searched through the engine.
+struct EngineStrata<'a> {
+    store: &'a MemoryStore,
+    vector: &'a [f32],
+    /// The recall filter's conjuncts.
+    base: Vec<Filter>,
+    strata: Vec<Stratum>,
+    scorer: crate::scoring::Scorer,
+    now: Timestamp,
+}
+
+impl Strata for EngineStrata<'_> {
+    type Item = (String, Document);
+    type Error = Error;
+
+    fn len(&self) -> usize {
+        self.strata.len()
+    }
+
+    fn bound(&self, i: usize, sim: f32) -> f64 {
+        let episodes_apart = self.scorer.episodic.is_some();
+        match self.strata.get(i) {
+            Some(Stratum::Importance { hi, .. }) => self.scorer.upper_bound_band(
+                sim,
+                hi.unwrap_or(1.0),
+                0.0,
+                episodes_apart.then_some(false),
+                self.now,
+            ),
+            Some(Stratum::Episodes { young, .. }) => {
+                self.scorer
+                    .upper_bound_band(sim, 1.0, *young, Some(true), self.now)
             }
+            None => self.scorer.upper_bound(sim),
+        }
+    }
+
+    /// One engine search over a superset of the active strata: `importance ≥` the lowest
+    /// active importance cut, or `created_at >` the oldest active episode age (both cheap
+    /// range filters; semantic memories that are recent, or episodes that are important,
+    /// come along and are scored like the rest).
+    fn nearest_in(&mut self, active: &[usize], n: usize) -> Result<Vec<Candidate<Self::Item>>> {
+        // The extents of the active strata: importance [lo, hi), episode age [young, old).
+        let mut imp: Option<(Option<f32>, Option<f32>)> = None;
+        let mut eps: Option<(f64, Option<f64>)> = None;
+        for s in active.iter().filter_map(|&i| self.strata.get(i)) {
+            match *s {
+                Stratum::Importance { lo, hi } => {
+                    imp = Some(match imp {
+                        None => (lo, hi),
+                        Some((a, b)) => (
+                            a.zip(lo).map(|(a, l)| a.min(l)),
+                            b.zip(hi).map(|(b, h)| b.max(h)),
+                        ),
+                    });
+                }
+                Stratum::Episodes { young, old } => {
+                    eps = Some(match eps {
+                        None => (young, old),
+                        Some((y, o)) => (y.min(young), o.zip(old).map(|(o, d)| o.max(d))),
+                    });
+                }
+            }
+        }
+        let apart = self.scorer.episodic.is_some();
+        let imp_branch = imp.map(|(lo, hi)| match (lo, hi) {
+            (None, None) if apart => Filter::Not(Box::new(episodic_kinds())),
+            (None, None) => Filter::All,
+            (lo, hi) => Filter::Range {
+                field: field::IMPORTANCE.into(),
+                lower: lo.map_or(Bound::Unbounded, |v| {
+                    Bound::Included(Value::Float(f64::from(v)))
+                }),
+                upper: hi.map_or(Bound::Unbounded, |v| {
+                    Bound::Excluded(Value::Float(f64::from(v)))
+                }),
+            },
+        });
+        // Age in [young, old): created_at in (now − old, now − young]; age 0 also holds
+        // what was created after `now`.
+        let ep_branch = eps.map(|(young, old)| match (young > 0.0, old) {
+            (false, None) => episodic_kinds(),
+            (young_set, old) => Filter::Range {
+                field: field::CREATED_AT.into(),
+                lower: old.map_or(Bound::Unbounded, |d| {
+                    Bound::Excluded(ts(self.now.plus_days(-d)))
+                }),
+                upper: if young_set {
+                    Bound::Included(ts(self.now.plus_days(-young)))
+                } else {
+                    Bound::Unbounded
+                },
+            },
+        });
+        let mut parts = self.base.clone();
+        let branches: Vec<Filter> = imp_branch.into_iter().chain(ep_branch).collect();
+        if !branches.iter().any(|b| matches!(b, Filter::All)) {
+            match <[Filter; 1]>::try_from(branches) {
+                Ok([one]) => parts.push(one),
+                Err(many) if many.is_empty() => {}
+                Err(many) => parts.push(Filter::Or(many)),
+            }
+        }
+        EngineSource {
+            store: self.store,
+            vector: self.vector,
+            filter: Filter::And(parts),
+        }
+        .nearest(n)
+    }
+}
+
+/// The leaves of nested conjunctions, in order.
+fn flatten(parts: Vec<Filter>) -> Vec<Filter> {
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        match p {
+            Filter::And(xs) => out.extend(flatten(xs)),
+            p => out.push(p),
         }
     }
     out
@@ -282,7 +389,9 @@ impl MemoryStore {
         if let Some(f) = &req.filter {
             parts.push(f.clone());
         }
-        let filter = Filter::And(parts);
+        // One flat conjunction: the engine orders its leaves by cost (keyword bitmaps, then
+        // ranges), which a nested `And` would hide.
+        let filter = Filter::And(flatten(parts));
         let scorer = self.config.scorer;
         let plan = req.plan.unwrap_or(self.config.plan);
         let score = |sim: f32, item: &(String, Document)| {
@@ -298,29 +407,21 @@ impl MemoryStore {
             && !matches!(scorer.model, crate::scoring::ScoringModel::Similarity)
             && source.scope_len()? > plan.exact_scan_max;
         let (ranked, stats) = if banded {
-            let mut bands: Vec<Band<EngineSource<'_>, _>> = bands(&scorer, now)
-                .into_iter()
-                .map(|b| Band {
-                    source: EngineSource {
-                        store: self,
-                        vector: &vector,
-                        filter: Filter::And(vec![filter.clone(), b.filter]),
-                    },
-                    bound: move |sim: f32| {
-                        scorer.upper_bound_band(
-                            sim,
-                            b.max_importance,
-                            b.min_age_days,
-                            b.episodic,
-                            now,
-                        )
-                    },
-                })
-                .collect();
-            banded_top_k(
+            let mut strata = EngineStrata {
+                store: self,
+                vector: &vector,
+                base: match &filter {
+                    Filter::And(parts) => parts.clone(),
+                    f => vec![f.clone()],
+                },
+                strata: strata(&scorer),
+                scorer,
+                now,
+            };
+            strata_top_k(
                 &mut source,
                 |sim| scorer.upper_bound(sim),
-                &mut bands,
+                &mut strata,
                 req.k,
                 &plan,
                 score,

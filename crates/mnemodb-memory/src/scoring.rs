@@ -557,7 +557,7 @@ impl Scorer {
 
     /// The highest score a memory with similarity ≤ `similarity`, importance ≤
     /// `max_importance` and age ≥ `min_age_days` (since creation) can have at `now` — episodic
-    /// or not when `episodic` is `None`: the bound of one band of the banded exact top-k.
+    /// or not when `episodic` is `None`: the bound of one stratum of the exact top-k ([`crate::topk::strata_top_k`]).
     /// Decays that depend on recalls (Ebbinghaus, or age measured from the last access) are
     /// bounded by 1.
     pub fn upper_bound_band(

@@ -171,38 +171,52 @@ where
     }
 }
 
-/// One band of a partitioned scope: its candidate source and the bound of its members
-/// (`bound(s)` ≥ the composite of every member with similarity ≤ `s`).
-pub struct Band<S, B> {
-    /// The band's candidates.
-    pub source: S,
-    /// Its bound.
-    pub bound: B,
-}
-
-impl<S, B> std::fmt::Debug for Band<S, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Band")
+/// A scope covered by strata (e.g. importance bands of semantic memories, age bands of
+/// episodic ones) for [`strata_top_k`]: every memory is in at least one stratum, and each
+/// stratum has a bound on the composite score of its members.
+pub trait Strata {
+    /// The candidate payload.
+    type Item;
+    /// The error type.
+    type Error;
+    /// How many strata.
+    fn len(&self) -> usize;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
+    /// `bound(i, s)` ≥ the composite of every member of stratum `i` with similarity ≤ `s`;
+    /// non-decreasing in `s`.
+    fn bound(&self, stratum: usize, similarity: f32) -> f64;
+    /// The `n` most similar candidates of a set holding every member of the strata
+    /// `active` (a superset is fine: one cheap filter for a union of strata), similarity
+    /// non-increasing. Fewer than `n` means that set is exhausted.
+    fn nearest_in(
+        &mut self,
+        active: &[usize],
+        n: usize,
+    ) -> Result<Vec<Candidate<Self::Item>>, Self::Error>;
 }
 
-/// The exact composite top-k over a scope partitioned into bands (Fagin's threshold
-/// algorithm, one sorted list per band).
+/// The exact composite top-k of a scope covered by [`Strata`] (a threshold algorithm).
 ///
 /// 1. One round over the whole scope (`global`, bounded by `global_bound`) fetches the `f`
-///    most similar candidates; it sets the k-th score `s_k`, and every unseen memory is at
+///    most similar candidates: it sets the k-th score `s_k`, and every unseen memory is at
 ///    most as similar as the least similar fetched, `σ`. If `s_k > global_bound(σ)`: done.
-/// 2. Otherwise the bands are visited by decreasing `bound(σ)`. A band whose members are
-///    capped (all of low importance, or all old) has a tight bound: it is skipped when
-///    `s_k > bound(σ)` (no unseen member can enter the top k), else fetched in growing rounds
-///    until `s_k > bound(least similar fetched)` or it is exhausted.
+/// 2. Otherwise only the strata whose bound at `σ` reaches `s_k` can still hold a winner
+///    (the *active* strata: for a typical scope, the important semantic memories and the
+///    recent episodes). Each round searches the union of the most promising of them (bound
+///    ≥ 70 % of the highest) once: each then is seen down to the least similar fetched,
+///    `σᵢ`, and stays active while its bound at `σᵢ` reaches `s_k`; a stratum searched again
+///    fetches `growth ×` more. No active stratum left: done.
 ///
-/// The bands must partition the scope. The result equals [`composite_top_k`]'s whenever the
-/// sources return candidates in exact similarity order.
-pub fn banded_top_k<S, G, B, F, K, O>(
+/// Invariant: every unseen member of stratum `i` has similarity ≤ `σᵢ`, and a stratum
+/// leaves the active set only when its bound at `σᵢ` is beaten by `s_k`. The result equals [`composite_top_k`]'s whenever the sources return
+/// candidates in exact similarity order.
+pub fn strata_top_k<S, T, G, F, K, O>(
     global: &mut S,
     global_bound: G,
-    bands: &mut [Band<S, B>],
+    strata: &mut T,
     k: usize,
     plan: &TopKPlan,
     mut score: F,
@@ -210,8 +224,8 @@ pub fn banded_top_k<S, G, B, F, K, O>(
 ) -> Result<TopK<S::Item>, S::Error>
 where
     S: CandidateSource,
+    T: Strata<Item = S::Item, Error = S::Error>,
     G: Fn(f32) -> f64,
-    B: Fn(f32) -> f64,
     F: FnMut(f32, &S::Item) -> f64,
     K: Fn(&S::Item) -> O,
     O: Ord,
@@ -251,6 +265,8 @@ where
             None
         }
     };
+    // `s_k` beats `bound` (no k-th yet: nothing is beaten).
+    let beats = |top: &[Ranked<S::Item>], bound: f64| kth(top).is_some_and(|t| t > bound);
 
     stats.rounds = 1;
     let candidates = global.nearest(first)?;
@@ -261,44 +277,50 @@ where
         stats.exhaustive = true;
         return Ok((top, stats));
     }
-    if kth(&top).is_some_and(|t| t > global_bound(sigma)) {
+    if beats(&top, global_bound(sigma)) {
         stats.bound_stop = true;
         return Ok((top, stats));
     }
-    let mut order: Vec<(f64, usize)> = bands
-        .iter()
-        .enumerate()
-        .map(|(i, b)| ((b.bound)(sigma), i))
-        .collect();
-    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (cap, i) in order {
-        let Some(band) = bands.get_mut(i) else {
-            continue;
-        };
-        if kth(&top).is_some_and(|t| t > cap) {
+    // Per stratum: every member more similar than `sigma[i]` has been seen; `done`: all seen.
+    let mut sig = vec![sigma; strata.len()];
+    let mut done = vec![false; strata.len()];
+    let mut fetch = vec![first; strata.len()];
+    loop {
+        let bounds: Vec<(usize, f64)> = (0..strata.len())
+            .filter(|&i| !done[i])
+            .map(|i| (i, strata.bound(i, sig[i])))
+            .filter(|&(_, b)| !beats(&top, b))
+            .collect();
+        let Some(max) = bounds.iter().map(|x| x.1).reduce(f64::max) else {
             stats.bound_stop = true;
-            continue;
-        }
-        // A band usually only has to show that its best is not good enough: start small.
-        let mut fetch = k.max(plan.min_fetch / 4).max(1);
-        loop {
-            stats.rounds += 1;
-            let candidates = band.source.nearest(fetch)?;
-            stats.fetched += candidates.len();
-            let exhausted = candidates.len() < fetch;
-            let least = merge(&mut top, candidates);
+            return Ok((top, stats));
+        };
+        // The most promising strata first (they raise `s_k`, which retires the rest).
+        let group: Vec<usize> = bounds
+            .iter()
+            .filter(|x| x.1 >= max * PROMISING)
+            .map(|x| x.0)
+            .collect();
+        let n = group.iter().map(|&i| fetch[i]).max().unwrap_or(first);
+        stats.rounds += 1;
+        let candidates = strata.nearest_in(&group, n)?;
+        stats.fetched += candidates.len();
+        let exhausted = candidates.len() < n;
+        let least = merge(&mut top, candidates);
+        for &i in &group {
             if exhausted {
-                break;
+                done[i] = true;
+            } else {
+                sig[i] = sig[i].min(least);
+                fetch[i] = n.saturating_mul(plan.growth.max(2));
             }
-            if kth(&top).is_some_and(|t| t > (band.bound)(least)) {
-                stats.bound_stop = true;
-                break;
-            }
-            fetch = fetch.saturating_mul(plan.growth.max(2));
         }
     }
-    Ok((top, stats))
 }
+
+/// A round of [`strata_top_k`] searches the active strata whose bound is at least this
+/// fraction of the highest.
+const PROMISING: f64 = 0.7;
 
 fn sanitize(v: f64) -> f64 {
     if v.is_nan() { f64::NEG_INFINITY } else { v }
@@ -413,26 +435,47 @@ mod tests {
         );
     }
 
-    /// A band source: the items of `items` whose importance is in `[lo, hi)`.
-    fn band(items: &[(f32, f32, u32)], lo: f32, hi: f32) -> Band<Exact, impl Fn(f32) -> f64> {
-        Band {
-            source: Exact {
-                items: items
-                    .iter()
-                    .copied()
-                    .filter(|x| x.1 >= lo && x.1 < hi)
-                    .collect(),
+    /// Importance strata over `items`: stratum `i` holds importance in `[edges[i], edges[i+1])`.
+    struct ImpStrata {
+        items: Vec<(f32, f32, u32)>,
+        edges: Vec<f32>,
+    }
+
+    impl Strata for ImpStrata {
+        type Item = (f32, u32);
+        type Error = std::convert::Infallible;
+        fn len(&self) -> usize {
+            self.edges.len() - 1
+        }
+        fn bound(&self, i: usize, s: f32) -> f64 {
+            f64::from(s.max(0.0)) * f64::from(self.edges[i + 1].min(1.0))
+        }
+        fn nearest_in(
+            &mut self,
+            active: &[usize],
+            n: usize,
+        ) -> Result<Vec<Candidate<(f32, u32)>>, Self::Error> {
+            // A superset: everything from the lowest active stratum up.
+            let lo = active
+                .iter()
+                .map(|&i| self.edges[i])
+                .fold(f32::INFINITY, f32::min);
+            let mut src = Exact {
+                items: self.items.iter().copied().filter(|x| x.1 >= lo).collect(),
                 calls: 0,
-            },
-            bound: move |s: f32| f64::from(s.max(0.0)) * f64::from(hi.min(1.0)),
+            };
+            src.nearest(n)
         }
     }
 
-    fn run_banded(items: &[(f32, f32, u32)], k: usize, cuts: &[f32]) -> (Vec<u32>, TopKStats) {
+    fn run_strata(items: &[(f32, f32, u32)], k: usize, cuts: &[f32]) -> (Vec<u32>, TopKStats) {
         let mut edges = vec![0.0f32];
         edges.extend_from_slice(cuts);
         edges.push(1.000_001);
-        let mut bands: Vec<_> = edges.windows(2).map(|w| band(items, w[0], w[1])).collect();
+        let mut strata = ImpStrata {
+            items: items.to_vec(),
+            edges,
+        };
         let plan = TopKPlan {
             min_fetch: 4,
             overfetch: 2,
@@ -442,10 +485,10 @@ mod tests {
             items: items.to_vec(),
             calls: 0,
         };
-        let (r, stats) = banded_top_k(
+        let (r, stats) = strata_top_k(
             &mut global,
             |s| f64::from(s.max(0.0)),
-            &mut bands,
+            &mut strata,
             k,
             &plan,
             |s, it| f64::from(s.max(0.0)) * f64::from(it.0),
@@ -456,21 +499,21 @@ mod tests {
     }
 
     #[test]
-    fn banded_skips_bands_that_cannot_win() {
+    fn strata_skip_what_cannot_win() {
         // 10,000 trivia (importance 0.01) very similar to the query; 20 important ones.
         let mut items: Vec<(f32, f32, u32)> = (0..10_000)
             .map(|i| (0.95 - i as f32 * 1e-6, 0.01, i))
             .collect();
         items.extend((0..20).map(|i| (0.5 + i as f32 * 0.01, 0.9, 20_000 + i)));
-        let (top, stats) = run_banded(&items, 5, &[0.1, 0.5]);
+        let (top, stats) = run_strata(&items, 5, &[0.1, 0.5]);
         assert_eq!(top, brute(&items, 5));
-        // The trivia band was searched for at most one round.
-        assert!(stats.fetched < 200, "{stats:?}");
+        // The trivia were fetched once (the global round); the rest never.
+        assert!(stats.fetched < 200 && stats.rounds <= 4, "{stats:?}");
     }
 
     proptest! {
         #[test]
-        fn banded_equals_brute_force(
+        fn strata_equal_brute_force(
             items in proptest::collection::vec((-1.0f32..1.0, 0.0f32..1.0), 0..300),
             k in 1usize..15,
             cuts in proptest::collection::btree_set(1u8..99, 0..4),
@@ -478,7 +521,7 @@ mod tests {
             let items: Vec<(f32, f32, u32)> =
                 items.into_iter().enumerate().map(|(i, (s, m))| (s, m, i as u32)).collect();
             let cuts: Vec<f32> = cuts.into_iter().map(|c| f32::from(c) / 100.0).collect();
-            let (top, _) = run_banded(&items, k, &cuts);
+            let (top, _) = run_strata(&items, k, &cuts);
             prop_assert_eq!(top, brute(&items, k));
         }
 
