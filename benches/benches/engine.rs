@@ -41,7 +41,7 @@ fn main() {
         std::env::var("MNEMODB_ENGINE_BENCH").unwrap_or_else(|_| "ingest,filter,churn,wide".into());
     let want = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let mut report = String::new();
-    writeln!(report, "machine: {}", machine()).unwrap();
+    writeln!(report, "machine: {}", mnemodb_benches::machine()).unwrap();
     let data = env_dataset().unwrap_or_else(|| synthetic_dataset(50_000, 384));
     if want("ingest") || want("filter") {
         ingest_query_filter(&data, want("filter"), &mut report);
@@ -61,21 +61,6 @@ fn main() {
         million(n, &mut report);
     }
     println!("{report}");
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
-    format!(
-        "{cpu}, {} threads",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    )
 }
 
 fn bench_dir() -> tempfile::TempDir {

@@ -48,7 +48,7 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 1000]);
-    println!("machine: {}", machine());
+    println!("machine: {}", mnemodb_benches::machine());
     if want("recall") {
         println!(
             "\n### Recall latency (k = 10, 384-d, {queries} queries, one thread, access tracking off)\n"
@@ -476,21 +476,6 @@ fn context() {
         fmt(percentile(&mut pure, 0.5)),
         fmt(percentile(&mut pure, 0.99))
     );
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
-    format!(
-        "{cpu}, {} threads",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    )
 }
 
 /// Where recall time goes: raw engine searches with the recall filters.

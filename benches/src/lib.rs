@@ -131,3 +131,19 @@ pub fn sequential_read(data: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + tail
 }
+
+/// The CPU model and thread count, for the header of a benchmark report.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    format!(
+        "{cpu}, {} threads",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    )
+}
