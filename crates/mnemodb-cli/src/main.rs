@@ -12,6 +12,7 @@ mod bench;
 mod db;
 mod dbformat;
 mod demo;
+mod embed;
 mod error;
 mod files;
 mod import;

@@ -54,13 +54,17 @@ struct VectorArgs {
     /// Row of --vector-file.
     #[arg(long)]
     row: Option<u64>,
+    /// Embedder for text (when no vector is given): http | local:<model dir> | hash:<dim>;
+    /// default $MNEMODB_EMBEDDER.
+    #[arg(long)]
+    embedder: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 enum What {
     /// Remember one thing.
     #[command(
-        after_help = "Example:\n  mnemodb memory add ./db --user alice --text 'Allergic to peanuts' --kind fact --importance 1 --vector '[0.7, 0.7, 0.1]'"
+        after_help = "Examples:\n  mnemodb memory add ./db --user alice --text 'Allergic to peanuts' --kind fact --importance 1 --vector '[0.7, 0.7, 0.1]'\n  MNEMODB_EMBEDDER=http mnemodb memory add ./db --user alice --text 'Prefers pytest over unittest' --kind preference"
     )]
     Add {
         #[command(flatten)]
@@ -84,7 +88,7 @@ enum What {
     },
     /// Recall the memories that matter for a query (similarity × importance × decay).
     #[command(
-        after_help = "Example:\n  mnemodb memory recall ./db --user alice --vector '[0.9, 0.5, 0.0]' -k 3"
+        after_help = "Examples:\n  mnemodb memory recall ./db --user alice --vector '[0.9, 0.5, 0.0]' -k 3\n  MNEMODB_EMBEDDER=http mnemodb memory recall ./db --user alice --text 'How should I set up tests?'"
     )]
     Recall {
         #[command(flatten)]
@@ -93,6 +97,9 @@ enum What {
         scope: ScopeArgs,
         #[command(flatten)]
         vector: VectorArgs,
+        /// The query as text, embedded by --embedder (or $MNEMODB_EMBEDDER).
+        #[arg(long, conflicts_with_all = ["vector", "vector_file"])]
+        text: Option<String>,
         /// Memories to return.
         #[arg(short, long, default_value_t = 5)]
         k: u64,
@@ -224,6 +231,14 @@ impl VectorArgs {
             self.row,
         )
     }
+
+    /// The given vector, or `text` embedded when no vector is given.
+    fn or_embed(&self, text: Option<&str>, dim: Option<usize>) -> Result<Vec<f32>> {
+        match (self.vector.is_some() || self.vector_file.is_some(), text) {
+            (false, Some(t)) => crate::embed::embed_text(self.embedder.as_deref(), t, dim),
+            _ => self.get(),
+        }
+    }
 }
 
 fn time(text: Option<&str>) -> Result<Option<Timestamp>> {
@@ -237,14 +252,17 @@ fn time(text: Option<&str>) -> Result<Option<Timestamp>> {
     .transpose()
 }
 
-/// Open the store: its dimension is the existing memories collection's, else `dim`.
-fn store(db: &Database, ns: &str, dim: Option<usize>) -> Result<MemoryStore> {
-    let existing = db
-        .collections()
+/// Dimension of the memory store's collection, when it exists.
+fn memories_dim(db: &Database, ns: &str) -> Option<usize> {
+    db.collections()
         .into_iter()
         .find(|c| c.name == format!("{ns}.memories"))
-        .map(|c| c.dim);
-    let dim = existing.or(dim).ok_or_else(|| {
+        .map(|c| c.dim)
+}
+
+/// Open the store: its dimension is the existing memories collection's, else `dim`.
+fn store(db: &Database, ns: &str, dim: Option<usize>) -> Result<MemoryStore> {
+    let dim = memories_dim(db, ns).or(dim).ok_or_else(|| {
         CliError::invalid(format!(
             "{}: no memory store `{ns}` yet; add a memory first (`mnemodb memory add`)",
             db.path().display()
@@ -265,8 +283,8 @@ pub fn run(a: MemoryArgs, format: Format) -> Result<()> {
             importance,
             at,
         } => {
-            let v = vector.get()?;
             let database = db::open_or_create(&db.db, db::cli_options())?;
+            let v = vector.or_embed(Some(&text), memories_dim(&database, &scope.namespace))?;
             let st = store(&database, &scope.namespace, Some(v.len()))?;
             let mut m = NewMemory::new(scope.scope(), text)
                 .kind(MemoryKind::parse(&kind))
@@ -283,6 +301,7 @@ pub fn run(a: MemoryArgs, format: Format) -> Result<()> {
             db,
             scope,
             vector,
+            text,
             k,
             kind,
             as_of,
@@ -290,8 +309,8 @@ pub fn run(a: MemoryArgs, format: Format) -> Result<()> {
             if k == 0 {
                 return Err(CliError::invalid("-k must be at least 1"));
             }
-            let v = vector.get()?;
             let database = db::open_rw(&db.db, db::cli_options())?;
+            let v = vector.or_embed(text.as_deref(), memories_dim(&database, &scope.namespace))?;
             let st = store(&database, &scope.namespace, None)?;
             let k = usize::try_from(k)
                 .unwrap_or(usize::MAX)

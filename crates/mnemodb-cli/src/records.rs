@@ -170,7 +170,8 @@ pub fn delete(a: DeleteArgs, format: Format) -> Result<()> {
 #[command(after_help = "Examples:\n  \
     mnemodb search ./db -c docs --vector '[0.1, 0.2, 0.3]' -k 5\n  \
     mnemodb search ./db -c docs --vector-file query.fvecs --row 17 --filter 'user = \"u1\" and created_at >= 2026-01-01T00:00:00Z'\n  \
-    mnemodb search ./db -c docs --vector-file q.json --ef 256 --json")]
+    mnemodb search ./db -c docs --vector-file q.json --ef 256 --json\n  \
+    MNEMODB_EMBEDDER=http mnemodb search ./db -c docs --text 'How should I set up tests?'")]
 pub struct SearchArgs {
     #[command(flatten)]
     db: DbArg,
@@ -185,6 +186,12 @@ pub struct SearchArgs {
     /// Row of --vector-file (0-based).
     #[arg(long)]
     row: Option<u64>,
+    /// The query as text, embedded by --embedder (or $MNEMODB_EMBEDDER).
+    #[arg(long, conflicts_with_all = ["vector", "vector_file"])]
+    text: Option<String>,
+    /// Embedder for --text: http | local:<model dir> | hash:<dim>.
+    #[arg(long)]
+    embedder: Option<String>,
     /// Results to return (clamped to the collection's size).
     #[arg(short, long, default_value_t = 10)]
     k: u64,
@@ -207,10 +214,13 @@ pub fn search(a: SearchArgs, format: Format) -> Result<()> {
     if a.ef == Some(0) {
         return Err(CliError::invalid("--ef must be at least 1"));
     }
-    let vector = input::query_vector(a.vector.as_deref(), a.vector_file.as_deref(), a.row)?;
     let filter = a.filter.as_deref().map(parse_filter).transpose()?;
     let db = db::open_ro(&a.db.db)?;
     let c = db::collection(&db, a.collection.collection.as_deref())?;
+    let vector = match &a.text {
+        Some(text) => crate::embed::embed_text(a.embedder.as_deref(), text, Some(c.dim()))?,
+        None => input::query_vector(a.vector.as_deref(), a.vector_file.as_deref(), a.row)?,
+    };
     if c.dim() == 0 {
         return Err(CliError::invalid(format!(
             "collection `{}` holds documents without vectors; use `mnemodb get` or `delete --where`",

@@ -413,3 +413,86 @@ fn memory_add_recall_facts() {
     );
     assert!(out.contains("examined 2"), "{out}");
 }
+
+/// `--text` goes through the configured embedder (here the model-free `hash:<dim>` one):
+/// memory add/recall and search by text, with the dimension checked.
+#[test]
+fn text_is_embedded_by_the_configured_embedder() {
+    let scratch = mnemodb_testkit::scratch_dir();
+    let db = scratch.path().join("db");
+    for text in [
+        "User prefers pytest over unittest",
+        "User lives in Lisbon",
+        "User had pasta for lunch",
+    ] {
+        let j = json(&[
+            "--json",
+            "memory",
+            "add",
+            s(&db),
+            "--user",
+            "alice",
+            "--text",
+            text,
+            "--embedder",
+            "hash:64",
+        ]);
+        assert!(j["id"].is_string(), "{j}");
+    }
+    let j = json(&[
+        "--json",
+        "memory",
+        "recall",
+        s(&db),
+        "--user",
+        "alice",
+        "--text",
+        "prefers pytest",
+        "--embedder",
+        "hash:64",
+        "-k",
+        "1",
+    ]);
+    assert!(j.to_string().contains("pytest"), "{j}");
+    // A collection of another dimension: the embedder's dimension is refused clearly.
+    let out = util::run(&[
+        "memory",
+        "recall",
+        s(&db),
+        "--user",
+        "alice",
+        "--text",
+        "x",
+        "--embedder",
+        "hash:32",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("32-d"));
+    // No embedder configured: a usage error naming the fix.
+    let out = util::run(&[
+        "search",
+        s(&db),
+        "-c",
+        "memory.memories",
+        "--text",
+        "pytest",
+    ]);
+    if std::env::var_os("MNEMODB_EMBEDDER").is_none() {
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--embedder"));
+    }
+    let j = json(&[
+        "--json",
+        "search",
+        s(&db),
+        "-c",
+        "memory.memories",
+        "--text",
+        "lives in Lisbon",
+        "--embedder",
+        "hash:64",
+        "-k",
+        "1",
+    ]);
+    assert!(j.to_string().contains("Lisbon"), "{j}");
+}
