@@ -166,7 +166,10 @@ fn write_get_search_delete_patch_across_seals_and_reopen() {
     let before_bytes = db.stats().disk_bytes - db.stats().wal_bytes;
     let report = db.compact().unwrap();
     let after_bytes = db.stats().disk_bytes - db.stats().wal_bytes;
-    assert!(after_bytes < before_bytes, "{before_bytes} -> {after_bytes}");
+    assert!(
+        after_bytes < before_bytes,
+        "{before_bytes} -> {after_bytes}"
+    );
     assert!(report.rows_dropped >= gone.len() as u64 / 2, "{report:?}");
     let compacted: Vec<_> = probe
         .iter()
