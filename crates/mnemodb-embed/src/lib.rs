@@ -103,41 +103,24 @@ pub trait TextEmbedder: Send + Sync {
     }
 }
 
-impl<T: TextEmbedder + ?Sized> TextEmbedder for &T {
-    fn model_id(&self) -> &str {
-        (**self).model_id()
-    }
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        (**self).embed_batch(texts)
-    }
+/// References and smart pointers to an embedder are embedders.
+macro_rules! forward_embedder {
+    ($($ptr:ty),*) => {$(
+        impl<T: TextEmbedder + ?Sized> TextEmbedder for $ptr {
+            fn model_id(&self) -> &str {
+                (**self).model_id()
+            }
+            fn dim(&self) -> usize {
+                (**self).dim()
+            }
+            fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+                (**self).embed_batch(texts)
+            }
+        }
+    )*};
 }
 
-impl<T: TextEmbedder + ?Sized> TextEmbedder for Box<T> {
-    fn model_id(&self) -> &str {
-        (**self).model_id()
-    }
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        (**self).embed_batch(texts)
-    }
-}
-
-impl<T: TextEmbedder + ?Sized> TextEmbedder for Arc<T> {
-    fn model_id(&self) -> &str {
-        (**self).model_id()
-    }
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        (**self).embed_batch(texts)
-    }
-}
+forward_embedder!(&T, Box<T>, Arc<T>);
 
 /// Cosine similarity of two vectors (accumulated in f64); 0 if either is zero or the
 /// lengths differ.
