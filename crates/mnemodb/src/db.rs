@@ -570,9 +570,11 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
         report.removed_files = recovery::remove_unreferenced(&*fs, dir, &keep)?;
     }
     let lsn = state.lsn;
+    let nice = options.background_nice;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads.unwrap_or(0))
         .thread_name(|i| format!("mnemodb-{i}"))
+        .start_handler(move |_| crate::priority::lower_current_thread(nice))
         .build()
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
     let search_pool = rayon::ThreadPoolBuilder::new()
@@ -605,7 +607,10 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
         Some(
             std::thread::Builder::new()
                 .name("mnemodb-maintenance".into())
-                .spawn(move || crate::maintenance::worker_loop(&worker))
+                .spawn(move || {
+                    crate::priority::lower_current_thread(nice);
+                    crate::maintenance::worker_loop(&worker)
+                })
                 .map_err(|e| Error::Internal(format!("spawn maintenance thread: {e}")))?,
         )
     } else {

@@ -50,6 +50,7 @@ mod manifest;
 mod options;
 mod parts;
 mod payload;
+mod priority;
 mod records;
 mod recovery;
 mod search;
