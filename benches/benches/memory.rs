@@ -10,7 +10,13 @@
 //! MNEMODB_MEMORY_QUERIES=300 ...                        # queries per configuration
 //! MNEMODB_MEMORY_SCOPES=1 ...                           # scope counts (default 1,1000)
 //! MNEMODB_MEMORY_EF_CONSTRUCTION=64 ...                 # HNSW build effort from 1M memories
+//! MNEMODB_MEMORY_KEEP=/dev/shm/keep ...                 # ingest once into that directory, reuse it
+//! MNEMODB_MEMORY_AB=VAR1,VAR2 ...                       # every query with VARs unset and set, interleaved
 //! ```
+//!
+//! `MNEMODB_MEMORY_AB` is for temporary environment switches in the code under test (a
+//! side-by-side of a change on one store, one load); `on-CPU` is the recalling thread's CPU
+//! time (`CLOCK_THREAD_CPUTIME_ID`), i.e. latency without the waits for a core.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::sync::Arc;
@@ -54,9 +60,9 @@ fn main() {
             "\n### Recall latency (k = 10, 384-d, {queries} queries, one thread, access tracking off)\n"
         );
         println!(
-            "| memories | scopes | scope size | mode | p50 | p99 | mean fetch rounds | composite recall@10 | ingest |"
+            "| memories | scopes | scope size | mode | p50 | p99 | on-CPU p50 / p99 | mean fetch rounds | composite recall@10 | ingest |"
         );
-        println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|");
+        println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|");
         for &n in &sizes {
             for &scopes in &scope_counts {
                 recall(n, scopes, queries);
@@ -212,13 +218,42 @@ fn brute(c: &Corpus, scorer: &Scorer, scope: usize, q: &[f32], now: Timestamp) -
 fn recall(n: usize, scopes: usize, queries: usize) {
     let dir = scratch_dir();
     let c = corpus(n, scopes, 7);
-    let (db, store) = open_sized(dir.path(), AccessTracking::Off, n);
-    let took = ingest(&store, &db, &c);
+    // `MNEMODB_MEMORY_KEEP=DIR`: ingest into DIR once and reuse it in later runs (A/B
+    // comparisons of recall changes without the minutes of ingest each time).
+    let keep = std::env::var("MNEMODB_MEMORY_KEEP")
+        .ok()
+        .map(|d| std::path::PathBuf::from(d).join(format!("{n}x{scopes}")));
+    let path = keep.clone().unwrap_or_else(|| dir.path().to_path_buf());
+    let marker = path.join("ingested");
+    let reuse = keep.is_some() && marker.exists();
+    std::fs::create_dir_all(&path).unwrap();
+    let (db, store) = open_sized(&path, AccessTracking::Off, n);
+    let took = if reuse {
+        Duration::ZERO
+    } else {
+        let took = ingest(&store, &db, &c);
+        if keep.is_some() {
+            db.checkpoint().unwrap();
+            std::fs::write(&marker, b"").unwrap();
+        }
+        took
+    };
+    eprintln!(
+        "ingested {n} memories in {scopes} scopes: {:.1} s",
+        took.as_secs_f64()
+    );
     let qs = synthetic::queries_near(&c.vectors, queries, QUERY_NOISE, 11);
     let now = day(366.0);
     let scorer = Scorer::default();
-    let modes: [(&str, TopKPlan); 2] = [
+    let modes: [(&str, TopKPlan); 3] = [
         ("exact top-k", TopKPlan::default()),
+        (
+            "exact top-k, whole records per candidate",
+            TopKPlan {
+                whole_records: true,
+                ..TopKPlan::default()
+            },
+        ),
         (
             "4×k over-fetch",
             TopKPlan {
@@ -228,11 +263,28 @@ fn recall(n: usize, scopes: usize, queries: usize) {
             },
         ),
     ];
+    if let Ok(var) = std::env::var("MNEMODB_MEMORY_AB") {
+        ab(&store, &c, &qs, scopes, queries, &var);
+        return;
+    }
+    let check = scopes == 1 || n <= 100_000;
+    // The brute-force answers first: their scans of every vector would evict the caches
+    // between timed recalls.
+    let wants: Vec<Vec<String>> = if check {
+        (0..queries.min(100))
+            .map(|qi| brute(&c, &scorer, qi % scopes, qs.row(qi), now))
+            .collect()
+    } else {
+        Vec::new()
+    };
     for (mode, plan) in modes {
+        if plan.whole_records && (n, scopes) != (100_000, 1) {
+            continue;
+        }
         let mut lat = Vec::with_capacity(queries);
+        let mut cpu = Vec::with_capacity(queries);
         let mut rounds = 0usize;
         let mut hit = 0usize;
-        let check = scopes == 1 || n <= 100_000;
         for qi in 0..queries {
             let q = qs.row(qi).to_vec();
             let scope = qi % scopes;
@@ -244,12 +296,13 @@ fn recall(n: usize, scopes: usize, queries: usize) {
             .at(now)
             .plan(plan)
             .without_access_tracking();
+            let c0 = on_cpu();
             let t = Instant::now();
             let r = store.recall(&req).unwrap();
             lat.push(t.elapsed());
+            cpu.push(on_cpu().saturating_sub(c0));
             rounds += r.stats.rounds;
-            if check && qi < 100 {
-                let want = brute(&c, &scorer, scope, &q, now);
+            if let Some(want) = wants.get(qi) {
                 hit += r
                     .hits
                     .iter()
@@ -257,12 +310,14 @@ fn recall(n: usize, scopes: usize, queries: usize) {
                     .count();
             }
         }
-        let checked = if check { queries.min(100) * 10 } else { 0 };
+        let checked = wants.len() * 10;
         println!(
-            "| {n} | {scopes} | {} | {mode} | {} | {} | {:.1} | {} | {} |",
+            "| {n} | {scopes} | {} | {mode} | {} | {} | {} / {} | {:.1} | {} | {} |",
             n / scopes,
             fmt(percentile(&mut lat, 0.5)),
             fmt(percentile(&mut lat, 0.99)),
+            fmt(percentile(&mut cpu, 0.5)),
+            fmt(percentile(&mut cpu, 0.99)),
             rounds as f64 / queries as f64,
             if checked > 0 {
                 format!("{:.4}", hit as f64 / checked as f64)
@@ -300,6 +355,86 @@ fn recall(n: usize, scopes: usize, queries: usize) {
             fmt(percentile(&mut lat, 0.99))
         );
     }
+}
+
+/// Side by side: every query with the switch variable `var` unset and set (alternating
+/// which goes first), on the same store.
+fn ab(store: &MemoryStore, c: &Corpus, qs: &Vectors, scopes: usize, queries: usize, var: &str) {
+    let now = day(366.0);
+    let scorer = Scorer::default();
+    let mut lat = [Vec::new(), Vec::new()];
+    let mut cpu = [Vec::new(), Vec::new()];
+    let mut hit = [0usize; 2];
+    let mut rounds = [0usize; 2];
+    let set = |on: bool| {
+        for v in var.split(',') {
+            if on {
+                // SAFETY: the benchmark is single-threaded here; the search pool's threads
+                // do not read the environment.
+                unsafe { std::env::set_var(v, "1") };
+            } else {
+                // SAFETY: as above.
+                unsafe { std::env::remove_var(v) };
+            }
+        }
+    };
+    // The brute-force answers first: their scans of every vector would evict the caches
+    // between timed recalls.
+    let wants: Vec<Vec<String>> = (0..queries.min(100))
+        .map(|qi| brute(c, &scorer, qi % scopes, qs.row(qi), now))
+        .collect();
+    for qi in 0..queries {
+        let q = qs.row(qi).to_vec();
+        let scope = qi % scopes;
+        let req = RecallRequest::new(
+            Scope::user(format!("u{scope}")),
+            QueryInput::Vector(q.clone()),
+        )
+        .k(10)
+        .at(now)
+        .without_access_tracking();
+        let want = wants.get(qi);
+        for side in [qi % 2, 1 - qi % 2] {
+            set(side == 1);
+            let c0 = on_cpu();
+            let t = Instant::now();
+            let r = store.recall(&req).unwrap();
+            lat[side].push(t.elapsed());
+            cpu[side].push(on_cpu().saturating_sub(c0));
+            rounds[side] += r.stats.rounds;
+            if let Some(w) = &want {
+                hit[side] += r.hits.iter().filter(|h| w.contains(&h.memory.id)).count();
+            }
+        }
+    }
+    set(false);
+    for side in 0..2 {
+        println!(
+            "| {var} {} | {} | {} | on-CPU {} / {} | {:.1} | {:.4} |",
+            if side == 1 { "set" } else { "unset" },
+            fmt(percentile(&mut lat[side], 0.5)),
+            fmt(percentile(&mut lat[side], 0.99)),
+            fmt(percentile(&mut cpu[side], 0.5)),
+            fmt(percentile(&mut cpu[side], 0.99)),
+            rounds[side] as f64 / queries as f64,
+            hit[side] as f64 / (queries.min(100) * 10) as f64
+        );
+    }
+}
+
+/// Time this thread has spent on a CPU (`CLOCK_THREAD_CPUTIME_ID`): latency without the
+/// waits for a core that a loaded machine adds.
+fn on_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; the clock id is a constant Linux knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 fn consolidate(n: usize) {

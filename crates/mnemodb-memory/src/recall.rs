@@ -7,6 +7,7 @@
 //!    configured [`Scorer`](crate::Scorer) in the exact composite top-k of [`crate::topk`].
 //! 3. The hits' `last_accessed_at` / `access_count` are updated per
 //!    [`AccessTracking`] — one write batch of metadata patches, or deferred.
+use std::cmp::Ordering;
 use std::ops::Bound;
 
 use mnemodb::{Document, ExternalId, Filter, Query, SearchHit, Value, WriteBatch};
@@ -14,7 +15,7 @@ use mnemodb::{Document, ExternalId, Filter, Query, SearchHit, Value, WriteBatch}
 use crate::embedder::QueryInput;
 use crate::error::{Error, Result, invalid};
 use crate::record::{Memory, MemoryKind, MemoryStatus, Scope, field, signals_of, ts};
-use crate::scoring::ScoreBreakdown;
+use crate::scoring::{ScoreBreakdown, Signals};
 use crate::store::{AccessTracking, MemoryStore, external_id_string};
 use crate::time::Timestamp;
 use crate::topk::{
@@ -221,10 +222,11 @@ struct EngineStrata<'a> {
     strata: Vec<Stratum>,
     scorer: crate::scoring::Scorer,
     now: Timestamp,
+    projected: bool,
 }
 
 impl Strata for EngineStrata<'_> {
-    type Item = (String, Document);
+    type Item = Cand;
     type Error = Error;
 
     fn len(&self) -> usize {
@@ -280,31 +282,45 @@ impl Strata for EngineStrata<'_> {
         let imp_branch = imp.map(|(lo, hi)| match (lo, hi) {
             (None, None) if apart => Filter::Not(Box::new(episodic_kinds())),
             (None, None) => Filter::All,
-            (lo, hi) => Filter::Range {
-                field: field::IMPORTANCE.into(),
-                lower: lo.map_or(Bound::Unbounded, |v| {
-                    Bound::Included(Value::Float(f64::from(v)))
-                }),
-                upper: hi.map_or(Bound::Unbounded, |v| {
-                    Bound::Excluded(Value::Float(f64::from(v)))
-                }),
-            },
+            (lo, hi) => {
+                let range = Filter::Range {
+                    field: field::IMPORTANCE.into(),
+                    lower: lo.map_or(Bound::Unbounded, |v| {
+                        Bound::Included(Value::Float(f64::from(v)))
+                    }),
+                    upper: hi.map_or(Bound::Unbounded, |v| {
+                        Bound::Excluded(Value::Float(f64::from(v)))
+                    }),
+                };
+                // Only the semantic memories: the important episodes are the episode
+                // strata's (a `not` of a keyword bitmap: one subtraction, no probing).
+                if apart {
+                    Filter::And(vec![range, Filter::Not(Box::new(episodic_kinds()))])
+                } else {
+                    range
+                }
+            }
         });
         // Age in [young, old): created_at in (now − old, now − young]; age 0 also holds
         // what was created after `now`.
         let ep_branch = eps.map(|(young, old)| match (young > 0.0, old) {
             (false, None) => episodic_kinds(),
-            (young_set, old) => Filter::Range {
-                field: field::CREATED_AT.into(),
-                lower: old.map_or(Bound::Unbounded, |d| {
-                    Bound::Excluded(ts(self.now.plus_days(-d)))
-                }),
-                upper: if young_set {
-                    Bound::Included(ts(self.now.plus_days(-young)))
-                } else {
-                    Bound::Unbounded
-                },
-            },
+            (young_set, old) => {
+                let range = Filter::Range {
+                    field: field::CREATED_AT.into(),
+                    lower: old.map_or(Bound::Unbounded, |d| {
+                        Bound::Excluded(ts(self.now.plus_days(-d)))
+                    }),
+                    upper: if young_set {
+                        Bound::Included(ts(self.now.plus_days(-young)))
+                    } else {
+                        Bound::Unbounded
+                    },
+                };
+                // Only the episodes (episode strata exist only when they are scored
+                // apart): recent semantic memories are the importance strata's.
+                Filter::And(vec![episodic_kinds(), range])
+            }
         });
         let mut parts = self.base.clone();
         let branches: Vec<Filter> = imp_branch.into_iter().chain(ep_branch).collect();
@@ -319,6 +335,7 @@ impl Strata for EngineStrata<'_> {
             store: self.store,
             vector: self.vector,
             filter: Filter::And(parts),
+            projected: self.projected,
         }
         .nearest(n)
     }
@@ -336,29 +353,60 @@ fn flatten(parts: Vec<Filter>) -> Vec<Filter> {
     out
 }
 
+/// One candidate of a recall: its id, what scoring needs, and its whole record when the
+/// search returned it (`None` when it fetched only the scoring fields).
+#[derive(Debug, Clone)]
+struct Cand {
+    id: String,
+    signals: Signals,
+    doc: Option<Document>,
+}
+
+/// The fields [`signals_of`] reads: all a candidate needs until it is among the winners.
+const SCORING_FIELDS: [&str; 5] = [
+    field::IMPORTANCE,
+    field::CREATED_AT,
+    field::LAST_ACCESSED_AT,
+    field::ACCESS_COUNT,
+    field::KIND,
+];
+
 /// Candidates of one scope from the memories collection.
 struct EngineSource<'a> {
     store: &'a MemoryStore,
     vector: &'a [f32],
     filter: Filter,
+    /// Fetch only [`SCORING_FIELDS`] (the winners are read whole afterwards).
+    projected: bool,
 }
 
 impl CandidateSource for EngineSource<'_> {
-    type Item = (String, Document);
+    type Item = Cand;
     type Error = Error;
 
     fn scope_len(&mut self) -> Result<usize> {
         Ok(self.store.cols.memories.count_where(&self.filter)? as usize)
     }
 
-    fn nearest(&mut self, n: usize) -> Result<Vec<Candidate<(String, Document)>>> {
-        let q = Query::new(self.vector.to_vec(), n).filter(self.filter.clone());
+    fn nearest(&mut self, n: usize) -> Result<Vec<Candidate<Cand>>> {
+        let mut q = Query::new(self.vector.to_vec(), n).filter(self.filter.clone());
+        if self.projected {
+            q = q.fields(SCORING_FIELDS);
+        }
         let hits = self.store.cols.memories.search(&q)?;
+        let projected = self.projected;
         Ok(hits
             .into_iter()
-            .map(|h: SearchHit| Candidate {
-                similarity: h.score,
-                item: (external_id_string(&h.id), h.metadata.unwrap_or_default()),
+            .map(|h: SearchHit| {
+                let doc = h.metadata.unwrap_or_default();
+                Candidate {
+                    similarity: h.score,
+                    item: Cand {
+                        id: external_id_string(&h.id),
+                        signals: signals_of(&doc),
+                        doc: (!projected).then_some(doc),
+                    },
+                }
             })
             .collect())
     }
@@ -392,16 +440,47 @@ impl MemoryStore {
         // One flat conjunction: the engine orders its leaves by cost (keyword bitmaps, then
         // ranges), which a nested `And` would hide.
         let filter = Filter::And(flatten(parts));
+        let projected = !req.plan.unwrap_or(self.config.plan).whole_records;
+        let (hits, stats) = match self.rank(req, &vector, &filter, now, as_of, projected)? {
+            Some(found) => found,
+            // A winner changed between the search and its read (a concurrent write): rank
+            // again on whole records, from one snapshot per search.
+            None => self
+                .rank(req, &vector, &filter, now, as_of, false)?
+                .ok_or_else(|| Error::Malformed {
+                    collection: self.cols.memories.name().to_string(),
+                    id: String::new(),
+                    what: "recall on whole records asked to rank again".into(),
+                })?,
+        };
+        if req.track_access && !hits.is_empty() {
+            let ids: Vec<&str> = hits.iter().map(|h| h.memory.id.as_str()).collect();
+            self.record_access(&ids, now)?;
+        }
+        Ok(Recall { hits, stats })
+    }
+
+    /// The composite top-k of `filter` and its hits. `projected`: candidates carry only
+    /// the scoring fields and the winners are read whole afterwards; `None` when a winner
+    /// changed in between (the caller ranks again with `projected = false`).
+    fn rank(
+        &self,
+        req: &RecallRequest,
+        vector: &[f32],
+        filter: &Filter,
+        now: Timestamp,
+        as_of: Timestamp,
+        projected: bool,
+    ) -> Result<Option<(Vec<RecallHit>, TopKStats)>> {
         let scorer = self.config.scorer;
         let plan = req.plan.unwrap_or(self.config.plan);
-        let score = |sim: f32, item: &(String, Document)| {
-            scorer.score(sim, &signals_of(&item.1), now).score
-        };
-        let tie = |item: &(String, Document)| item.0.clone();
+        let score = |sim: f32, item: &Cand| scorer.score(sim, &item.signals, now).score;
+        let tie = |item: &Cand| item.id.clone();
         let mut source = EngineSource {
             store: self,
-            vector: &vector,
+            vector,
             filter: filter.clone(),
+            projected,
         };
         let banded = plan.exact
             && !matches!(scorer.model, crate::scoring::ScoringModel::Similarity)
@@ -409,14 +488,15 @@ impl MemoryStore {
         let (ranked, stats) = if banded {
             let mut strata = EngineStrata {
                 store: self,
-                vector: &vector,
-                base: match &filter {
+                vector,
+                base: match filter {
                     Filter::And(parts) => parts.clone(),
                     f => vec![f.clone()],
                 },
                 strata: strata(&scorer),
                 scorer,
                 now,
+                projected,
             };
             strata_top_k(
                 &mut source,
@@ -440,8 +520,20 @@ impl MemoryStore {
         let name = self.cols.memories.name();
         let mut hits = Vec::with_capacity(ranked.len());
         for r in ranked {
-            let (id, doc) = r.item;
+            let Cand { id, doc, .. } = r.item;
+            let doc = match doc {
+                Some(doc) => doc,
+                None => match self.cols.memories.get(&ExternalId::from(id.as_str()))? {
+                    Some(e) => e.metadata,
+                    None => return Ok(None), // forgotten since the search
+                },
+            };
             let memory = Memory::from_doc(id, &doc, None, name)?;
+            let outside = memory.status != MemoryStatus::Active || !memory.valid_at(as_of);
+            let score = scorer.score(r.similarity, &memory.signals(), now);
+            if projected && (outside || score.score.total_cmp(&r.score) != Ordering::Equal) {
+                return Ok(None); // changed since the search
+            }
             // Defence in depth: the engine filter already excludes these.
             if !req.scope.contains(&memory.scope) {
                 return Err(Error::ScopeViolation {
@@ -449,21 +541,16 @@ impl MemoryStore {
                     found: memory.scope.to_string(),
                 });
             }
-            if memory.status != MemoryStatus::Active || !memory.valid_at(as_of) {
+            if outside {
                 return Err(Error::Malformed {
                     collection: name.to_string(),
                     id: memory.id.clone(),
                     what: "the engine returned a record outside the recall filter".into(),
                 });
             }
-            let score = scorer.score(r.similarity, &memory.signals(), now);
             hits.push(RecallHit { memory, score });
         }
-        if req.track_access && !hits.is_empty() {
-            let ids: Vec<&str> = hits.iter().map(|h| h.memory.id.as_str()).collect();
-            self.record_access(&ids, now)?;
-        }
-        Ok(Recall { hits, stats })
+        Ok(Some((hits, stats)))
     }
 
     /// Record that these memories were returned at `at`, per the store's access tracking.

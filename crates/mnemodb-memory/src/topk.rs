@@ -53,6 +53,10 @@ pub struct TopKPlan {
     pub growth: usize,
     /// `false`: stop after the first fetch (a plain over-fetch re-rank, for comparison).
     pub exact: bool,
+    /// `true`: every candidate comes with its whole record (the behaviour before
+    /// projection, kept for comparison). Default `false`: candidates carry only the fields
+    /// scoring reads, and the `k` winners are read whole at the end.
+    pub whole_records: bool,
 }
 
 impl Default for TopKPlan {
@@ -63,6 +67,7 @@ impl Default for TopKPlan {
             min_fetch: 64,
             growth: 4,
             exact: true,
+            whole_records: false,
         }
     }
 }
@@ -206,9 +211,10 @@ pub trait Strata {
 /// 2. Otherwise only the strata whose bound at `σ` reaches `s_k` can still hold a winner
 ///    (the *active* strata: for a typical scope, the important semantic memories and the
 ///    recent episodes). Each round searches the union of the most promising of them (bound
-///    ≥ 70 % of the highest) once: each then is seen down to the least similar fetched,
-///    `σᵢ`, and stays active while its bound at `σᵢ` reaches `s_k`; a stratum searched again
-///    fetches `growth ×` more. No active stratum left: done.
+///    ≥ 70 % of the highest) once, fetching `max(f / 2, k)` the first time: each then is
+///    seen down to the least similar fetched, `σᵢ`, and stays active while its bound at `σᵢ`
+///    reaches `s_k`; a stratum searched again fetches `growth ×` more. No active stratum
+///    left: done.
 ///
 /// Invariant: every unseen member of stratum `i` has similarity ≤ `σᵢ`, and a stratum
 /// leaves the active set only when its bound at `σᵢ` is beaten by `s_k`. The result equals [`composite_top_k`]'s whenever the sources return
@@ -284,7 +290,10 @@ where
     // Per stratum: every member more similar than `sigma[i]` has been seen; `done`: all seen.
     let mut sig = vec![sigma; strata.len()];
     let mut done = vec![false; strata.len()];
-    let mut fetch = vec![first; strata.len()];
+    // A stratum's first search fetches half the global round: each one is usually an exact
+    // scan of its rows, whatever it returns, so fewer candidates to read and score cost
+    // nothing in rounds (measured: 2.7 rounds at 100k in one scope, 1.3 at 10k, either way).
+    let mut fetch = vec![(first / 2).max(k); strata.len()];
     loop {
         let bounds: Vec<(usize, f64)> = (0..strata.len())
             .filter(|&i| !done[i])

@@ -130,6 +130,13 @@ impl Eval<'_> {
         let Some(field) = leaf_field(f) else {
             return match f {
                 Filter::All => Cost::Bitmap(self.s.len()),
+                // `not` of a ready bitmap is one subtraction from the live set: cheaper
+                // than probing every candidate's document (`importance >= 0.7 and not
+                // kind in [...]`).
+                Filter::Not(x) => match self.cost(x) {
+                    Cost::Bitmap(n) => Cost::Bitmap(self.s.len().saturating_sub(n)),
+                    _ => Cost::Compound,
+                },
                 _ => Cost::Compound,
             };
         };
@@ -328,6 +335,12 @@ mod tests {
             "importance = \"high\"",
             "*",
             "not *",
+            // `not` of a bitmap leaf is planned as a bitmap (no per-document probe).
+            "importance >= 0.7 and not kind in [\"a\", \"b\"]",
+            "user = \"u3\" and not (kind = \"c\") and at > @200",
+            "not missing = 1 and importance < 0.3",
+            "not (kind in [\"a\", \"b\"]) and not (tags = \"t1\") and at <= @900",
+            "(importance >= 0.9 and not kind = \"a\") or (kind = \"a\" and at > @950)",
         ];
         for text in filters {
             let f = Filter::parse(text).unwrap();

@@ -276,7 +276,16 @@ fn search_with(
         .map(|(id, distance, internal)| SearchHit {
             score: cs.config.metric.similarity(distance),
             metadata: if query.include_metadata {
-                cs.meta.get_by_internal(internal).map(|(_, d)| d.clone())
+                cs.meta
+                    .get_by_internal(internal)
+                    .map(|(_, d)| match &query.fields {
+                        None => d.clone(),
+                        Some(fields) => fields
+                            .iter()
+                            .filter_map(|f| d.get_key_value(f.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    })
             } else {
                 None
             },

@@ -71,6 +71,9 @@ pub struct Query {
     pub ef: Option<usize>,
     /// Return each hit's metadata (default `true`).
     pub include_metadata: bool,
+    /// Return only these top-level metadata fields (`None`, the default: all of them).
+    /// Cheaper when the caller needs a few fields of many hits.
+    pub fields: Option<Vec<String>>,
     /// Return each hit's stored vector (default `false`).
     pub include_vectors: bool,
 }
@@ -84,6 +87,7 @@ impl Query {
             filter: None,
             ef: None,
             include_metadata: true,
+            fields: None,
             include_vectors: false,
         }
     }
@@ -109,6 +113,12 @@ impl Query {
     /// Do not return metadata.
     pub fn without_metadata(mut self) -> Self {
         self.include_metadata = false;
+        self
+    }
+
+    /// Return only these top-level metadata fields (absent ones are left out).
+    pub fn fields<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Self {
+        self.fields = Some(fields.into_iter().map(Into::into).collect());
         self
     }
 }

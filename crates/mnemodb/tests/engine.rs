@@ -542,6 +542,42 @@ fn flat_collections_and_cosine_scores() {
 }
 
 #[test]
+fn search_returns_only_the_requested_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), inline().seal_rows(50)).unwrap();
+    let c = db
+        .create_collection(CollectionConfig::new("p", 3, Metric::Cosine))
+        .unwrap();
+    let recs: Vec<Record> = (0..120u64)
+        .map(|i| {
+            let r = Record::new(i, vec![1.0, i as f32 / 100.0, 0.0])
+                .with("a", i as i64)
+                .with("text", format!("record {i}"));
+            if i % 2 == 0 { r.with("b", true) } else { r }
+        })
+        .collect();
+    c.upsert(recs).unwrap();
+    let q = Query::new(vec![1.0, 0.0, 0.0], 4);
+    let full = c.search(&q).unwrap();
+    let some = c.search(&q.clone().fields(["b", "a", "missing"])).unwrap();
+    assert_eq!(ids(&full), ids(&some));
+    for (f, s) in full.iter().zip(&some) {
+        let f = f.metadata.as_ref().unwrap();
+        let s = s.metadata.as_ref().unwrap();
+        let want: BTreeMap<String, Value> = f
+            .iter()
+            .filter(|(k, _)| *k == "a" || *k == "b")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(s, &want);
+        assert!(!s.contains_key("text") && !s.contains_key("missing"));
+    }
+    // No metadata wins over a field list.
+    let none = c.search(&q.fields(["a"]).without_metadata()).unwrap();
+    assert!(none.iter().all(|h| h.metadata.is_none()));
+}
+
+#[test]
 fn background_mode_seals_and_indexes_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(

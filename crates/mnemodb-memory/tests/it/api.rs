@@ -629,3 +629,94 @@ fn the_store_is_send_and_sync() {
     check::<mnemodb_memory::MemoryStore>();
     check::<mnemodb_memory::Error>();
 }
+
+#[test]
+fn strata_with_projected_candidates_equal_brute_force_in_a_large_scope() {
+    // 2,000 memories in one scope (above the 1,024 scanned whole: the strata path), of
+    // every kind the strata split on: semantic, `event`, the `observation` episode, and a
+    // custom kind (semantic). Exact index, so the top-k must equal brute force, and the
+    // default projected candidates must give what whole records give.
+    let dim = 16;
+    let n = 2_000;
+    let t = open(dim, |c| flat(untracked(c)));
+    let u = Scope::user("u");
+    let centers = random_vectors(8, dim, 5);
+    let noise = random_vectors(n, dim, 6);
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let kinds = [
+        MemoryKind::Fact,
+        MemoryKind::Event,
+        MemoryKind::Custom("observation".into()),
+        MemoryKind::Custom("recipe".into()),
+        MemoryKind::Preference,
+    ];
+    let mut vectors = Vec::with_capacity(n);
+    let mut batch = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut v: Vec<f32> = centers[i % 8]
+            .iter()
+            .zip(&noise[i])
+            .map(|(c, e)| c + 0.6 * e)
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        vectors.push(v.clone());
+        batch.push(
+            NewMemory::new(u.clone(), format!("memory {i}"))
+                .importance((rnd() * rnd()) as f32)
+                .at(day(rnd() * 365.0))
+                .kind(kinds[i % kinds.len()].clone())
+                .vector(v)
+                .id(format!("m{i}")),
+        );
+    }
+    let now = day(366.0);
+    t.clock.set(now);
+    for chunk in batch.chunks(500) {
+        t.store.remember_batch(chunk.to_vec()).unwrap();
+    }
+    let scorer = t.store.config().scorer;
+    let memories = t.store.list(&u).unwrap();
+    let whole = TopKPlan {
+        whole_records: true,
+        ..TopKPlan::default()
+    };
+    for qi in 0..20 {
+        let q: Vec<f32> = vectors[qi * 97 % n]
+            .iter()
+            .zip(&noise[qi * 31 % n])
+            .map(|(a, e)| a + 0.3 * e)
+            .collect();
+        let qn = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let mut brute: Vec<(f64, String)> = memories
+            .iter()
+            .map(|m| {
+                let i: usize = m.id[1..].parse().unwrap();
+                let sim = vectors[i].iter().zip(&q).map(|(a, b)| a * b).sum::<f32>() / qn;
+                (scorer.score(sim, &m.signals(), now).score, m.id.clone())
+            })
+            .collect();
+        brute.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let want: Vec<&String> = brute.iter().take(10).map(|x| &x.1).collect();
+        let req = RecallRequest::new(u.clone(), q.clone()).k(10);
+        let got = t.store.recall(&req).unwrap();
+        assert!(!got.stats.exhaustive, "the strata path: {:?}", got.stats);
+        let ids: Vec<&String> = got.hits.iter().map(|h| &h.memory.id).collect();
+        assert_eq!(ids, want, "query {qi}");
+        let again = t.store.recall(&req.clone().plan(whole)).unwrap();
+        assert_eq!(again.hits, got.hits, "query {qi}");
+        assert_eq!(again.stats, got.stats, "query {qi}");
+        // Winners are read whole: every field is there.
+        assert!(
+            got.hits
+                .iter()
+                .all(|h| h.memory.text.starts_with("memory "))
+        );
+    }
+}
