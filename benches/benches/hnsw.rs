@@ -9,6 +9,9 @@
 //! MNEMODB_HNSW_1M=1 ...      # also synthetic 1M×96 (several minutes; writes it as fvecs for the peer)
 //! MNEMODB_HNSW_ONLY_1M=1 ... # only synthetic 1M×96
 //! MNEMODB_HNSW_DUEL=../shared/datasets/wordnet-minilm-50k ... # side by side with hnswlib
+//!   # (default SQ8 walk and the f32 walk of the same graph; MNEMODB_HNSW_DUEL_NO_F32=1 skips
+//!   # the latter; MNEMODB_HNSW_DUEL_EFS=24,64 limits the sweep; MNEMODB_HNSW_DUEL_BUILDS=n
+//!   # alternating 2-thread builds, MNEMODB_HNSW_DUEL_BUILD_EXACT=1 adds an f32-only build)
 //! MNEMODB_HNSW_PLOT_ONLY=1 ... # only redraw the plot from the CSVs
 //! ```
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
@@ -18,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mnemodb_ann::flat::{self, Target};
-use mnemodb_ann::hnsw::{HnswIndex, HnswParams, SearchOptions, SearchTuning, VisitedMode};
+use mnemodb_ann::hnsw::{
+    HnswBuilder, HnswIndex, HnswParams, Rows, SearchOptions, SearchTuning, VisitedMode,
+};
 use mnemodb_benches::{pool, scratch_dir, write_segment};
 use mnemodb_dataset::{
     Neighbors, Vectors, read_ids, read_vectors, recall_at_k, synthetic, write_fvecs, write_ivecs,
@@ -149,74 +154,111 @@ fn sweep(
 
 /// Each hot-loop switch on and off, interleaved rounds, median QPS (1 thread).
 fn tricks(data: &str, index: &HnswIndex, sets: &[QuerySet], efs: &[usize], csv: &mut Csv) {
-    let d = SearchTuning::default();
-    let variants: [(&str, SearchTuning); 10] = [
+    let q = SearchTuning::default();
+    // The f32-walk switches are measured on the f32 walk (percentages against its own
+    // default, variant 4); the SQ8 ones against the SQ8 walk (variant 0).
+    let d = SearchTuning {
+        exact_traversal: true,
+        ..q
+    };
+    let variants: [(&str, SearchTuning, usize); 14] = [
+        ("default: SQ8 walk, codes prefetched 32 ahead", q, 0),
         (
-            "default (prefetch full vector 4 ahead, visited generation)",
-            SearchTuning::default(),
+            "SQ8 walk, codes prefetched 4 ahead",
+            SearchTuning {
+                prefetch_ahead_sq8: 4,
+                ..q
+            },
+            0,
         ),
         (
-            "prefetch off",
+            "SQ8 walk, codes prefetched 8 ahead",
+            SearchTuning {
+                prefetch_ahead_sq8: 8,
+                ..q
+            },
+            0,
+        ),
+        (
+            "SQ8 walk, prefetch off",
             SearchTuning {
                 prefetch_lines: 0,
-                ..SearchTuning::default()
+                ..q
             },
+            0,
+        ),
+        ("f32 walk (prefetch full vector 4 ahead)", d, 0),
+        (
+            "f32 walk, prefetch off",
+            SearchTuning {
+                prefetch_lines: 0,
+                ..d
+            },
+            4,
         ),
         (
-            "prefetch 1 line",
+            "f32 walk, prefetch 1 line",
             SearchTuning {
                 prefetch_lines: 1,
-                ..SearchTuning::default()
+                ..d
             },
+            4,
         ),
         (
-            "visited: clear bitset per query",
+            "f32 walk, visited: clear bitset per query",
             SearchTuning {
                 visited: VisitedMode::ClearBitset,
-                ..SearchTuning::default()
+                ..d
             },
+            4,
         ),
         (
-            "prefetch full vector into L2",
+            "f32 walk, prefetch full vector into L2",
             SearchTuning {
                 prefetch_l2: true,
                 ..d
             },
+            4,
         ),
         (
-            "prefetch 8 lines",
+            "f32 walk, prefetch 8 lines",
             SearchTuning {
                 prefetch_lines: 8,
                 ..d
             },
+            4,
         ),
         (
-            "prefetch full vector, 1 ahead",
+            "f32 walk, prefetch full vector, 1 ahead",
             SearchTuning {
                 prefetch_ahead: 1,
                 ..d
             },
+            4,
         ),
         (
-            "prefetch full vector, 2 ahead",
+            "f32 walk, prefetch full vector, 2 ahead",
             SearchTuning {
                 prefetch_ahead: 2,
                 ..d
             },
+            4,
         ),
         (
-            "prefetch full vector, 6 ahead",
+            "f32 walk, prefetch full vector, 6 ahead",
             SearchTuning {
                 prefetch_ahead: 6,
                 ..d
             },
+            4,
         ),
         (
-            "prefetch full vector, 8 ahead",
+            "f32 walk, prefetch full vector, 8 ahead",
             SearchTuning {
                 prefetch_ahead: 8,
                 ..d
             },
+            4,
         ),
     ];
     for set in sets {
@@ -228,7 +270,7 @@ fn tricks(data: &str, index: &HnswIndex, sets: &[QuerySet], efs: &[usize], csv: 
             let mut samples: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
             let mut recalls = vec![0.0; variants.len()];
             for _ in 0..7 {
-                for (i, (_, tuning)) in variants.iter().enumerate() {
+                for (i, (_, tuning, _)) in variants.iter().enumerate() {
                     let opts = SearchOptions {
                         ef: Some(ef),
                         tuning: *tuning,
@@ -239,13 +281,18 @@ fn tricks(data: &str, index: &HnswIndex, sets: &[QuerySet], efs: &[usize], csv: 
                     samples[i].push(qps(set.queries.len(), s));
                 }
             }
-            let base = median(samples[0].clone());
-            for (i, (name, _)) in variants.iter().enumerate() {
+            for (i, (name, _, against)) in variants.iter().enumerate() {
+                let base = median(samples[*against].clone());
                 let q = median(samples[i].clone());
                 println!(
-                    "  {name:<52} recall {:.4} QPS {q:>8.0} ({:+.1}%)",
+                    "  {name:<52} recall {:.4} QPS {q:>8.0} ({:+.1}% vs {})",
                     recalls[i],
-                    100.0 * (q / base - 1.0)
+                    100.0 * (q / base - 1.0),
+                    if *against == 0 {
+                        "SQ8 default"
+                    } else {
+                        "f32 walk"
+                    }
                 );
                 let _ = writeln!(
                     csv.tricks,
@@ -370,24 +417,27 @@ fn memory_and_build(
     let g = index.graph();
     let links = g.links_bytes() as f64;
     let level0 = g.level0_bytes() as f64;
+    let sq8 = g.sq8_bytes() as f64;
     println!(
-        "{data} / {label}: build {secs:.2} s (2 threads); memory/vector: vectors {:.0} B + links {:.1} B (level 0 {:.1} B, upper {:.1} B) = {:.1} B; bound vectors + 1.2 × level0 = {:.1} B; max level {}",
+        "{data} / {label}: build {secs:.2} s (2 threads); memory/vector: vectors {:.0} B + links {:.1} B (level 0 {:.1} B, upper {:.1} B) + SQ8 codes {:.1} B = {:.1} B; bound vectors + 1.2 × level0 = {:.1} B; max level {}",
         vec_bytes / n,
         links / n,
         level0 / n,
         (links - level0) / n,
-        (vec_bytes + links) / n,
+        sq8 / n,
+        (vec_bytes + links + sq8) / n,
         (vec_bytes + 1.2 * level0) / n,
         g.max_level()
     );
     let _ = writeln!(
         csv.build,
-        "{data},{label},{},{secs:.3},{:.1},{:.1},{:.1},{}",
+        "{data},{label},{},{secs:.3},{:.1},{:.1},{:.1},{},{:.1}",
         seg.len(),
         vec_bytes / n,
         links / n,
         level0 / n,
-        g.max_level()
+        g.max_level(),
+        sq8 / n
     );
 }
 
@@ -398,6 +448,8 @@ fn run_dataset(data: &str, base: &Vectors, sets: &[QuerySet], full: bool, csv: &
     let params = HnswParams::with_m(16);
     let (index, secs) = build(&seg, params, 2);
     memory_and_build(data, "default", &index, &seg, secs, csv);
+    let plain = index.clone().with_sq8(false);
+    memory_and_build(data, "sq8 off (same graph)", &plain, &seg, secs, csv);
     open_times(data, &index, &seg, dir.path(), csv);
     sweep("mnemodb", data, &index, sets, csv, true);
     if !full {
@@ -508,7 +560,7 @@ fn write_csvs(csv: &Csv) {
         ),
         (
             "hnsw-build-memory.csv",
-            "dataset,variant,rows,build_seconds_2t,vector_bytes_per_row,link_bytes_per_row,level0_bytes_per_row,max_level",
+            "dataset,variant,rows,build_seconds_2t,vector_bytes_per_row,link_bytes_per_row,level0_bytes_per_row,max_level,sq8_bytes_per_row",
             &csv.build,
         ),
         (
@@ -587,7 +639,9 @@ mod plot {
             };
             for l in text.lines().skip(1) {
                 let f: Vec<&str> = l.split(',').collect();
-                if f.len() >= 6 && (f[2] == "mnemodb" || f[2] == "hnswlib") {
+                if f.len() >= 6
+                    && (f[2] == "mnemodb" || f[2] == "hnswlib" || f[2] == "mnemodb f32 walk")
+                {
                     duel_sets.insert(format!("{} / {}", f[0], f[1]));
                     add(
                         format!("{} / {}", f[0], f[1]),
@@ -669,6 +723,7 @@ mod plot {
                 // One colour per implementation and thread count, the same in every panel.
                 let color = match (c.label.starts_with("hnswlib"), c.label.contains("2t")) {
                     (true, _) => RGBColor(0, 150, 60).to_rgba(),
+                    _ if c.label.contains("f32 walk") => RGBColor(240, 150, 20).to_rgba(),
                     (false, true) => RGBColor(40, 90, 220).to_rgba(),
                     (false, false) => RGBColor(220, 30, 50).to_rgba(),
                 };
@@ -773,7 +828,10 @@ fn duel(dir: &Path) {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
-    let efs = [10, 16, 24, 32, 48, 64, 96, 128];
+    let efs: Vec<usize> = std::env::var("MNEMODB_HNSW_DUEL_EFS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 16, 24, 32, 48, 64, 96, 128]);
     let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("hnswlib_peer.py");
     let no_peer = std::env::var_os("MNEMODB_HNSW_NO_PEER").is_some();
     // (impl, set, ef) -> (recall, qps samples)
@@ -787,25 +845,40 @@ fn duel(dir: &Path) {
     if let Some(a) = env("MNEMODB_HNSW_PF_AHEAD") {
         tuning.prefetch_ahead = a;
     }
+    if let Some(a) = env("MNEMODB_HNSW_PF_AHEAD_SQ8") {
+        tuning.prefetch_ahead_sq8 = a;
+    }
+    // The default (SQ8 walk + f32 re-rank when the index has codes) and the f32 walk.
+    let index = index.with_sq8(true);
+    let variants: &[(&str, bool)] = if std::env::var_os("MNEMODB_HNSW_DUEL_NO_F32").is_some() {
+        &[("mnemodb", false)]
+    } else {
+        &[("mnemodb", false), ("mnemodb f32 walk", true)]
+    };
     for round in 0..rounds {
-        for set in &sets {
-            for ef in efs {
-                let opts = SearchOptions {
-                    ef: Some(ef),
-                    tuning,
-                    ..Default::default()
-                };
-                let (r, s) = run_1t(&index, set, &opts);
-                let e = samples
-                    .entry(("mnemodb".into(), set.name.into(), ef))
-                    .or_default();
-                e.0 = r;
-                e.1.push(qps(set.queries.len(), s));
+        for &(label, exact) in variants {
+            for set in &sets {
+                for &ef in &efs {
+                    let opts = SearchOptions {
+                        ef: Some(ef),
+                        tuning: SearchTuning {
+                            exact_traversal: exact,
+                            ..tuning
+                        },
+                        ..Default::default()
+                    };
+                    let (r, s) = run_1t(&index, set, &opts);
+                    let e = samples
+                        .entry((label.into(), set.name.into(), ef))
+                        .or_default();
+                    e.0 = r;
+                    e.1.push(qps(set.queries.len(), s));
+                }
             }
         }
         if let Some(alt) = &alt {
             for set in &sets {
-                for ef in efs {
+                for &ef in &efs {
                     let opts = SearchOptions {
                         ef: Some(ef),
                         tuning,
@@ -853,7 +926,7 @@ fn duel(dir: &Path) {
         "set", "ef", "ours rec", "ours QPS", "hnswlib rec", "hnswlib QPS"
     );
     for set in &sets {
-        for ef in efs {
+        for &ef in &efs {
             let get = |imp: &str| {
                 samples
                     .get(&(imp.to_string(), set.name.to_string(), ef))
@@ -862,6 +935,7 @@ fn duel(dir: &Path) {
             let ours = get("mnemodb");
             let theirs = get("hnswlib");
             let alt = get("keep_pruned off");
+            let f32_walk = get("mnemodb f32 walk");
             if let Some((r, q, _)) = &alt {
                 println!(
                     "{:>6} {ef:>5} keep_pruned off: recall {r:.4} QPS {q:.0}",
@@ -872,6 +946,7 @@ fn duel(dir: &Path) {
                 ("mnemodb", &ours),
                 ("hnswlib", &theirs),
                 ("mnemodb keep_pruned off", &alt),
+                ("mnemodb f32 walk", &f32_walk),
             ] {
                 if let Some((r, q, all)) = v {
                     let all: Vec<String> = all.iter().map(|x| format!("{x:.0}")).collect();
@@ -888,9 +963,12 @@ fn duel(dir: &Path) {
             };
             let (or, oq) = f(&ours);
             let (tr, tq) = f(&theirs);
+            let (xr, xq) = f(&f32_walk);
             println!(
-                "{:>6} {ef:>5} {or:>10.4} {oq:>9.0} {tr:>10.4} {tq:>9.0}",
-                set.name
+                "{:>6} {ef:>5} {or:>10.4} {oq:>9.0} {tr:>10.4} {tq:>9.0} {:>6.2}x   f32 walk {xr:.4} {xq:.0} {:.2}x",
+                set.name,
+                oq / tq,
+                xq / tq
             );
         }
     }
@@ -905,9 +983,49 @@ fn duel(dir: &Path) {
     }
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
+    let mut exact_builds = Vec::new();
+    let mut fill_builds = Vec::new();
+    let with_exact = std::env::var_os("MNEMODB_HNSW_DUEL_BUILD_EXACT").is_some();
+    let recall_of = |index: &HnswIndex| {
+        sets.iter()
+            .flat_map(|set| {
+                [24, 64].map(|ef| {
+                    let (r, _) = run_1t(index, set, &SearchOptions::ef(ef));
+                    format!("{} ef {ef}: {r:.4}", set.name)
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     for _ in 0..builds {
-        let (_, secs) = build(&seg, HnswParams::with_m(16), 2);
+        let (built, secs) = build(&seg, HnswParams::with_m(16), 2);
+        println!("ours (SQ8 build) {secs:.1} s; recall {}", recall_of(&built));
         ours.push(secs);
+        if std::env::var_os("MNEMODB_HNSW_DUEL_BUILD_FILL").is_some() {
+            let p = HnswParams {
+                keep_pruned_on_overflow: true,
+                ..HnswParams::with_m(16)
+            };
+            let (built, secs) = build(&seg, p, 2);
+            println!(
+                "ours (keep_pruned_on_overflow) {secs:.1} s; recall {}",
+                recall_of(&built)
+            );
+            fill_builds.push(secs);
+        }
+        if with_exact {
+            let p = pool(2);
+            let t = Instant::now();
+            let graph = HnswBuilder::new(Metric::Cosine, HnswParams::with_m(16))
+                .unwrap()
+                .quantized_build(false)
+                .build(&p, Rows::from(&seg))
+                .unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let built = HnswIndex::from_parts(graph, &seg).unwrap();
+            println!("ours (f32 build) {secs:.1} s; recall {}", recall_of(&built));
+            exact_builds.push(secs);
+        }
         if no_peer {
             continue;
         }
@@ -934,7 +1052,7 @@ fn duel(dir: &Path) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let text = format!(
+    let mut text = format!(
         "dataset,impl,threads,build_seconds_median,build_seconds_samples\n{name},mnemodb,2,{:.2},{}\n{name},hnswlib,2,{:.2},{}\n",
         median(ours.clone()),
         fmt(&ours),
@@ -945,6 +1063,20 @@ fn duel(dir: &Path) {
         },
         fmt(&theirs)
     );
+    if !fill_builds.is_empty() {
+        text.push_str(&format!(
+            "{name},mnemodb keep_pruned_on_overflow,2,{:.2},{}\n",
+            median(fill_builds.clone()),
+            fmt(&fill_builds)
+        ));
+    }
+    if !exact_builds.is_empty() {
+        text.push_str(&format!(
+            "{name},mnemodb f32 build,2,{:.2},{}\n",
+            median(exact_builds.clone()),
+            fmt(&exact_builds)
+        ));
+    }
     let path = out_dir().join(format!("hnsw-duel-build-{name}.csv"));
     std::fs::write(&path, &text).unwrap();
     print!("{text}");

@@ -128,20 +128,31 @@ impl Sq8 {
     /// another length than [`Sq8::dim`] gives a query whose distances are all
     /// `f32::INFINITY`.
     pub fn query(&self, metric: Metric, query: &[f32]) -> Sq8Query {
+        let mut out = Sq8Query::default();
+        self.query_into(metric, query, &mut out);
+        out
+    }
+
+    /// [`Sq8::query`] into `out`, reusing its buffers (no allocation once they have
+    /// grown to [`Sq8::dim`]).
+    pub fn query_into(&self, metric: Metric, query: &[f32], out: &mut Sq8Query) {
         let dim = self.dim();
+        let Sq8Query {
+            kind,
+            w,
+            r,
+            bias: out_bias,
+        } = out;
+        w.clear();
+        r.clear();
+        *out_bias = 0.0;
         if query.len() != dim {
             debug_assert_eq!(query.len(), dim, "Sq8::query: dimension mismatch");
-            return Sq8Query {
-                kind: Kind::Invalid,
-                w: Vec::new(),
-                r: Vec::new(),
-                bias: 0.0,
-            };
+            *kind = Kind::Invalid;
+            return;
         }
-        let mut w = Vec::with_capacity(dim);
-        let mut r = Vec::with_capacity(dim);
         let mut bias = 0.0f64;
-        let kind = match metric {
+        *kind = match metric {
             Metric::L2 => {
                 for ((&q, &m), &s) in query.iter().zip(&self.min).zip(&self.scale) {
                     if s > 0.0 {
@@ -168,25 +179,22 @@ impl Sq8 {
                 }
             }
         };
-        Sq8Query {
-            kind,
-            w,
-            r,
-            bias: bias as f32,
-        }
+        *out_bias = bias as f32;
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Kind {
     L2,
     Ip,
     Cosine,
+    #[default]
     Invalid,
 }
 
-/// A query folded with an [`Sq8`]'s parameters (from [`Sq8::query`]).
-#[derive(Debug, Clone)]
+/// A query folded with an [`Sq8`]'s parameters (from [`Sq8::query`]). The default
+/// value gives `f32::INFINITY` for every code until [`Sq8::query_into`] fills it.
+#[derive(Debug, Clone, Default)]
 pub struct Sq8Query {
     kind: Kind,
     w: Vec<f32>,
@@ -226,9 +234,16 @@ impl Sq8Query {
 /// FMAs do not wait on each other.
 const WIDE: usize = 4 * LANES;
 
+/// `a·b + acc`, fused when the caller is compiled with FMA (`FMA = true`; a fused
+/// multiply-add without the instruction would be a slow library call).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, acc: f32) -> f32 {
+    if FMA { a.mul_add(b, acc) } else { a * b + acc }
+}
+
 /// `Σ w_i (r_i - c_i)²`: 64 lanes, then 16, then scalar.
 #[inline(always)]
-fn l2_body(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
+fn l2_body<const FMA: bool>(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
     let n = w.len().min(r.len()).min(c.len());
     let (w, r, c) = (
         w.get(..n).unwrap_or(&[]),
@@ -243,7 +258,7 @@ fn l2_body(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
     {
         for (((a, w), r), c) in wide.iter_mut().zip(w).zip(r).zip(c) {
             let d = r - f32::from(*c);
-            *a += w * d * d;
+            *a = madd::<FMA>(w * d, d, *a);
         }
     }
     let done = n / WIDE * WIDE;
@@ -260,14 +275,14 @@ fn l2_body(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
     {
         for (((a, w), r), c) in acc.iter_mut().zip(w).zip(r).zip(c) {
             let d = r - f32::from(*c);
-            *a += w * d * d;
+            *a = madd::<FMA>(w * d, d, *a);
         }
     }
     let done = w.len() / LANES * LANES;
     let mut tail = 0.0;
     for ((w, r), c) in w.iter().zip(r).zip(c).skip(done) {
         let d = r - f32::from(*c);
-        tail += w * d * d;
+        tail = madd::<FMA>(w * d, d, tail);
     }
     for (a, b) in acc
         .iter_mut()
@@ -283,13 +298,13 @@ fn l2_body(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
 
 /// `Σ w_i c_i`: 64 lanes, then 16, then scalar.
 #[inline(always)]
-fn dot_body(w: &[f32], c: &[u8]) -> f32 {
+fn dot_body<const FMA: bool>(w: &[f32], c: &[u8]) -> f32 {
     let n = w.len().min(c.len());
     let (w, c) = (w.get(..n).unwrap_or(&[]), c.get(..n).unwrap_or(&[]));
     let mut wide = [0.0f32; WIDE];
     for (w, c) in w.chunks_exact(WIDE).zip(c.chunks_exact(WIDE)) {
         for ((a, w), c) in wide.iter_mut().zip(w).zip(c) {
-            *a += w * f32::from(*c);
+            *a = madd::<FMA>(*w, f32::from(*c), *a);
         }
     }
     let done = n / WIDE * WIDE;
@@ -297,13 +312,13 @@ fn dot_body(w: &[f32], c: &[u8]) -> f32 {
     let mut acc = [0.0f32; LANES];
     for (w, c) in w.chunks_exact(LANES).zip(c.chunks_exact(LANES)) {
         for ((a, w), c) in acc.iter_mut().zip(w).zip(c) {
-            *a += w * f32::from(*c);
+            *a = madd::<FMA>(*w, f32::from(*c), *a);
         }
     }
     let done = w.len() / LANES * LANES;
     let mut tail = 0.0;
     for (w, c) in w.iter().zip(c).skip(done) {
-        tail += w * f32::from(*c);
+        tail = madd::<FMA>(*w, f32::from(*c), tail);
     }
     for (a, b) in acc
         .iter_mut()
@@ -320,25 +335,25 @@ fn dot_body(w: &[f32], c: &[u8]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
 fn l2_avx512(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
-    l2_body(w, r, c)
+    l2_body::<true>(w, r, c)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
 fn dot_avx512(w: &[f32], c: &[u8]) -> f32 {
-    dot_body(w, c)
+    dot_body::<true>(w, c)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn l2_avx2(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
-    l2_body(w, r, c)
+    l2_body::<true>(w, r, c)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_avx2(w: &[f32], c: &[u8]) -> f32 {
-    dot_body(w, c)
+    dot_body::<true>(w, c)
 }
 
 #[inline]
@@ -356,7 +371,7 @@ fn l2_dispatch(w: &[f32], r: &[f32], c: &[u8]) -> f32 {
             // `is_x86_feature_detected!` confirmed avx2 and fma.
             unsafe { l2_avx2(w, r, c) }
         }
-        _ => l2_body(w, r, c),
+        _ => l2_body::<false>(w, r, c),
     }
 }
 
@@ -375,7 +390,7 @@ fn dot_dispatch(w: &[f32], c: &[u8]) -> f32 {
             // `is_x86_feature_detected!` confirmed avx2 and fma.
             unsafe { dot_avx2(w, c) }
         }
-        _ => dot_body(w, c),
+        _ => dot_body::<false>(w, c),
     }
 }
 

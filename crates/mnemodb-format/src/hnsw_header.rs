@@ -16,7 +16,7 @@ pub const HNSW_MAX_LEVEL: u32 = 64;
 /// `entry_point` of an empty graph.
 pub const HNSW_NO_ENTRY: u32 = u32::MAX;
 /// Bits of [`HnswHeader::build_flags`] that a reader knows.
-pub const HNSW_KNOWN_FLAGS: u32 = 0b111;
+pub const HNSW_KNOWN_FLAGS: u32 = 0b1111;
 
 /// Header of an HNSW index file (`seg-<id>.hnsw`): 256 bytes at offset 0.
 ///
@@ -24,9 +24,14 @@ pub const HNSW_KNOWN_FLAGS: u32 = 0b111;
 /// `segment_content_crc` name that segment exactly (an index is refused for any other).
 ///
 /// ```text
-/// 0      256                  upper_nodes_offset   upper_offsets_offset   upper_links_offset   file_len
-/// | header | level-0 links     | pad | upper nodes  | pad | upper offsets  | pad | upper links   |
+/// 0      256                  upper_nodes_offset   upper_offsets_offset   upper_links_offset   [sq8_offset]       file_len
+/// | header | level-0 links     | pad | upper nodes  | pad | upper offsets  | pad | upper links   | pad | SQ8 (v2, optional) |
 /// ```
+///
+/// The optional SQ8 section (format version 2; absent when `sq8_offset = 0`, and always in
+/// version 1 files, whose bytes 160..252 are zero) holds `dim` f32 minima, `dim` f32 steps
+/// (an `Sq8` quantiser of `mnemodb-distance`), then `node_count × dim` `u8` codes, row `i`
+/// at `i × dim`.
 ///
 /// | offset | size | field                  | meaning                                                   |
 /// |-------:|-----:|------------------------|-----------------------------------------------------------|
@@ -42,7 +47,7 @@ pub const HNSW_KNOWN_FLAGS: u32 = 0b111;
 /// | 52     | 4    | `entry_point`          | node where searches start ([`HNSW_NO_ENTRY`] when empty)  |
 /// | 56     | 8    | `segment_generation`   | generation of the indexed segment                         |
 /// | 64     | 4    | `segment_content_crc`  | content CRC of the indexed segment                        |
-/// | 68     | 4    | `build_flags`          | bit 0 heuristic, bit 1 extend candidates, bit 2 keep pruned |
+/// | 68     | 4    | `build_flags`          | bit 0 heuristic, bit 1 extend candidates, bit 2 keep pruned, bit 3 keep pruned on overflow |
 /// | 72     | 8    | `level_mult`           | level multiplier as `f64` bits (informational)            |
 /// | 80     | 8    | `seed`                 | level seed (informational)                                |
 /// | 88     | 8    | `upper_count`          | nodes with level ≥ 1                                      |
@@ -56,7 +61,10 @@ pub const HNSW_KNOWN_FLAGS: u32 = 0b111;
 /// | 148    | 4    | `upper_nodes_crc`      | CRC32 of the upper nodes section                          |
 /// | 152    | 4    | `upper_offsets_crc`    | CRC32 of the upper offsets section                        |
 /// | 156    | 4    | `upper_links_crc`      | CRC32 of the upper links section                          |
-/// | 160    | 92   | `reserved`             | zero                                                      |
+/// | 160    | 8    | `sq8_offset`           | v2: 64-aligned end of upper links, or 0 (no SQ8 section)  |
+/// | 168    | 8    | `sq8_len`              | v2: `8 × dim + node_count × dim`, or 0                    |
+/// | 176    | 4    | `sq8_crc`              | v2: CRC32 of the SQ8 section, or 0                        |
+/// | 180    | 72   | `reserved`             | zero                                                      |
 /// | 252    | 4    | `header_crc`           | CRC32 of bytes 0..252                                     |
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
@@ -113,8 +121,14 @@ pub struct HnswHeader {
     pub upper_offsets_crc: u32,
     /// CRC32 of upper links.
     pub upper_links_crc: u32,
+    /// Start of the SQ8 section, 0 when there is none.
+    pub sq8_offset: u64,
+    /// Bytes of the SQ8 section (0 when there is none).
+    pub sq8_len: u64,
+    /// CRC32 of the SQ8 section (0 when there is none).
+    pub sq8_crc: u32,
     /// Zero.
-    pub reserved: [u8; 92],
+    pub reserved: [u8; 72],
     /// CRC32 of bytes `0..252`.
     pub header_crc: u32,
 }
@@ -156,6 +170,10 @@ pub struct HnswLayout {
     pub upper_offsets_offset: u64,
     /// Start of upper links (`4 × upper_links_len` bytes).
     pub upper_links_offset: u64,
+    /// Start of the SQ8 section (0 when there is none).
+    pub sq8_offset: u64,
+    /// Bytes of the SQ8 section (0 when there is none).
+    pub sq8_len: u64,
     /// File length.
     pub file_len: u64,
 }
@@ -203,8 +221,37 @@ impl HnswLayout {
             upper_nodes_offset,
             upper_offsets_offset,
             upper_links_offset,
+            sq8_offset: 0,
+            sq8_len: 0,
             file_len,
         })
+    }
+
+    /// This layout with an SQ8 section for `dim`-dimensional codes after the upper links
+    /// (`None` on overflow or `dim = 0`).
+    pub fn with_sq8(self, dim: u32) -> Option<Self> {
+        if dim == 0 || self.sq8_len != 0 {
+            return None;
+        }
+        let links_end = self
+            .upper_links_offset
+            .checked_add(self.upper_links_len.checked_mul(4)?)?;
+        let sq8_offset = align_up(links_end, ALIGN)?;
+        let dim = u64::from(dim);
+        let sq8_len = dim
+            .checked_mul(8)?
+            .checked_add(self.node_count.checked_mul(dim)?)?;
+        Some(HnswLayout {
+            sq8_offset,
+            sq8_len,
+            file_len: sq8_offset.checked_add(sq8_len)?,
+            ..self
+        })
+    }
+
+    /// `(offset, len)` of the SQ8 section, when there is one.
+    pub fn sq8_section(&self) -> Option<(u64, u64)> {
+        (self.sq8_len > 0).then_some((self.sq8_offset, self.sq8_len))
     }
 
     /// `(offset, len)` of the four sections in file order: level 0, upper nodes, upper
@@ -218,13 +265,16 @@ impl HnswLayout {
         ]
     }
 
-    /// `(offset, len)` of the zero padding after each section but the last.
-    pub fn paddings(&self) -> [(u64, u64); 3] {
-        let [a, b, c, _] = self.sections();
+    /// `(offset, len)` of the zero padding after each of the four sections (after the
+    /// upper links: up to the SQ8 section, empty when there is none).
+    pub fn paddings(&self) -> [(u64, u64); 4] {
+        let [a, b, c, d] = self.sections();
+        let d_end = d.0 + d.1;
         [
             (a.0 + a.1, self.upper_nodes_offset - (a.0 + a.1)),
             (b.0 + b.1, self.upper_offsets_offset - (b.0 + b.1)),
             (c.0 + c.1, self.upper_links_offset - (c.0 + c.1)),
+            (d_end, self.sq8_section().map_or(0, |(o, _)| o - d_end)),
         ]
     }
 }
@@ -254,6 +304,8 @@ pub struct HnswHeaderFields {
     pub seed: u64,
     /// Section CRCs in file order.
     pub section_crcs: [u32; 4],
+    /// CRC32 of the SQ8 section (0 when the layout has none).
+    pub sq8_crc: u32,
 }
 
 impl HnswHeader {
@@ -295,7 +347,14 @@ impl HnswHeader {
             upper_nodes_crc,
             upper_offsets_crc,
             upper_links_crc,
-            reserved: [0; 92],
+            sq8_offset: layout.sq8_offset,
+            sq8_len: layout.sq8_len,
+            sq8_crc: if layout.sq8_len > 0 {
+                fields.sq8_crc
+            } else {
+                0
+            },
+            reserved: [0; 72],
             header_crc: 0,
         };
         h.header_crc = h.compute_crc();
@@ -358,11 +417,20 @@ impl HnswHeader {
                 ),
             );
         }
-        if h.build_flags & !HNSW_KNOWN_FLAGS != 0 {
+        let known = if h.prefix.version < 2 {
+            0b111
+        } else {
+            HNSW_KNOWN_FLAGS
+        };
+        if h.build_flags & !known != 0 {
             return bad(68, format!("unknown build flags {:#x}", h.build_flags));
         }
-        if h.reserved != [0; 92] {
-            return bad(160, "reserved bytes are not zero".into());
+        if h.reserved != [0; 72] {
+            return bad(180, "reserved bytes are not zero".into());
+        }
+        let has_sq8 = h.sq8_offset != 0 || h.sq8_len != 0 || h.sq8_crc != 0;
+        if has_sq8 && h.prefix.version < 2 {
+            return bad(160, "SQ8 section in a version 1 file".into());
         }
         if (h.max_level == 0) != (h.upper_count == 0) {
             return bad(
@@ -373,9 +441,13 @@ impl HnswHeader {
                 ),
             );
         }
-        let Some(layout) =
-            HnswLayout::compute(h.node_count, h.m, h.m0, h.upper_count, h.upper_links_len)
-        else {
+        let layout = HnswLayout::compute(h.node_count, h.m, h.m0, h.upper_count, h.upper_links_len);
+        let layout = if has_sq8 {
+            layout.and_then(|l| l.with_sq8(h.dim))
+        } else {
+            layout
+        };
+        let Some(layout) = layout else {
             return bad(
                 40,
                 format!(
@@ -384,7 +456,7 @@ impl HnswHeader {
                 ),
             );
         };
-        let checks: [(u64, &str, u64, u64); 5] = [
+        let checks: [(u64, &str, u64, u64); 7] = [
             (104, "level0_offset", h.level0_offset, layout.level0_offset),
             (
                 112,
@@ -405,6 +477,8 @@ impl HnswHeader {
                 layout.upper_links_offset,
             ),
             (136, "file_len", h.file_len, layout.file_len),
+            (160, "sq8_offset", h.sq8_offset, layout.sq8_offset),
+            (168, "sq8_len", h.sq8_len, layout.sq8_len),
         ];
         check_layout(file, &checks, actual_len, layout.file_len)?;
         Ok((h, layout))
@@ -429,6 +503,7 @@ mod tests {
             level_mult: 0.7,
             seed: 5,
             section_crcs: [1, 2, 3, 4],
+            sq8_crc: 0,
         };
         (HnswHeader::new(&layout, &fields), layout)
     }
@@ -447,6 +522,50 @@ mod tests {
         assert!(HnswLayout::compute(u64::from(u32::MAX), 4, 8, 0, 0).is_none());
         assert!(HnswLayout::compute(10, 4, 3, 0, 0).is_none());
         assert!(HnswLayout::compute(10, 4, 8, 11, 0).is_none());
+    }
+
+    #[test]
+    fn sq8_section_layout_round_trips() {
+        let (_, plain) = header(10, 2, 10);
+        let l = plain.with_sq8(3).unwrap();
+        assert_eq!(l.sq8_offset % 64, 0);
+        assert!(l.sq8_offset >= plain.file_len && l.sq8_offset < plain.file_len + 64);
+        assert_eq!(l.sq8_len, 8 * 3 + 10 * 3);
+        assert_eq!(l.file_len, l.sq8_offset + l.sq8_len);
+        assert_eq!(
+            l.paddings()[3],
+            (plain.file_len, l.sq8_offset - plain.file_len)
+        );
+        assert!(plain.with_sq8(0).is_none() && l.with_sq8(3).is_none());
+        let fields = HnswHeaderFields {
+            metric: 0,
+            dim: 3,
+            ef_construction: 20,
+            max_level: 1,
+            entry_point: 0,
+            segment_generation: 9,
+            segment_content_crc: 0xabcd,
+            build_flags: 1,
+            level_mult: 0.7,
+            seed: 5,
+            section_crcs: [1, 2, 3, 4],
+            sq8_crc: 77,
+        };
+        let h = HnswHeader::new(&l, &fields);
+        assert_eq!(
+            (h.sq8_offset, h.sq8_len, h.sq8_crc),
+            (l.sq8_offset, l.sq8_len, 77)
+        );
+        let (back, layout) =
+            HnswHeader::decode(bytemuck::bytes_of(&h), Path::new("h"), l.file_len).unwrap();
+        assert_eq!((back, layout), (h, l));
+        // Without the section the CRC field stays zero.
+        assert_eq!(HnswHeader::new(&plain, &fields).sq8_crc, 0);
+        // A version 1 header may not describe one.
+        let mut v1 = h;
+        v1.prefix.version = 1;
+        v1.header_crc = v1.compute_crc();
+        assert!(HnswHeader::decode(bytemuck::bytes_of(&v1), Path::new("h"), l.file_len).is_err());
     }
 
     #[test]

@@ -59,8 +59,12 @@ impl FileKind {
         // Bump `newest` when a layout changes; raise `oldest` only when support is dropped
         // (and keep a fixture of every readable version under tests/fixtures).
         match self {
+            // v2: optional SQ8 section (v1 files read as graphs without it).
+            FileKind::HnswIndex => VersionRange {
+                oldest: 1,
+                newest: 2,
+            },
             FileKind::Segment
-            | FileKind::HnswIndex
             | FileKind::IvfIndex
             | FileKind::Tombstones
             | FileKind::Manifest

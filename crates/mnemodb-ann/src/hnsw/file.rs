@@ -7,14 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mnemodb_distance::Metric;
+use mnemodb_distance::quantized::Sq8;
 use mnemodb_format::{
-    FormatError, HNSW_NO_ENTRY, HnswHeader, HnswHeaderFields, HnswLayout, check_zero, crc32,
+    Crc32Hasher, FormatError, HNSW_NO_ENTRY, HnswHeader, HnswHeaderFields, HnswLayout, check_zero,
+    crc32,
 };
 use mnemodb_io::{
     Fs, IoContext, OpenOptions as FileOpenOptions, ReadOnlyBytes, SeqWriter, durable_rename,
     temp_path,
 };
 
+use super::codes::{CodeBytes, Sq8Codes};
 use super::graph::{GraphMeta, HnswGraph, Sections, Storage};
 use crate::error::Result;
 
@@ -31,13 +34,80 @@ pub struct HnswFileInfo {
 
 fn layout_of(graph: &HnswGraph) -> Option<HnswLayout> {
     let s = graph.sections();
-    HnswLayout::compute(
+    let layout = HnswLayout::compute(
         graph.meta.n as u64,
         graph.meta.m as u32,
         graph.meta.m0 as u32,
         s.upper_nodes.len() as u64,
         s.upper_links.len() as u64,
-    )
+    )?;
+    match sq8_of(graph) {
+        Some(_) => layout.with_sq8(u32::try_from(graph.meta.dim).ok()?),
+        None => Some(layout),
+    }
+}
+
+/// The graph's SQ8 codes when they fit it (dimension, one code per node).
+fn sq8_of(graph: &HnswGraph) -> Option<&Sq8Codes> {
+    graph
+        .sq8
+        .as_ref()
+        .filter(|c| c.dim() == graph.meta.dim && c.codes().len() == graph.meta.n * c.dim())
+}
+
+/// Write the SQ8 section (minima, steps, codes); return its CRC.
+fn write_sq8<W: Write>(codes: &Sq8Codes, w: &mut W) -> io::Result<u32> {
+    let mut crc = Crc32Hasher::new();
+    for part in [
+        bytemuck::cast_slice::<f32, u8>(codes.sq.min()),
+        bytemuck::cast_slice::<f32, u8>(codes.sq.scale()),
+        codes.codes(),
+    ] {
+        crc.update(part);
+        w.write_all(part)?;
+    }
+    Ok(crc.finalize())
+}
+
+/// The SQ8 section of a mapped file: quantiser parameters checked (finite, steps ≥ 0),
+/// codes used in place.
+fn decode_sq8(
+    bytes: &ReadOnlyBytes,
+    layout: &HnswLayout,
+    dim: usize,
+    path: &Path,
+) -> Result<Option<Sq8Codes>> {
+    let Some((offset, len)) = layout.sq8_section() else {
+        return Ok(None);
+    };
+    let bad = |what: &str| FormatError::corrupted(path, offset, what.to_string());
+    let start = usize::try_from(offset).map_err(|_| bad("SQ8 section offset"))?;
+    let len = usize::try_from(len).map_err(|_| bad("SQ8 section length"))?;
+    let params = dim.checked_mul(8).ok_or_else(|| bad("SQ8 dimension"))?;
+    let floats = |at: usize| -> Option<Vec<f32>> {
+        let b = bytes.get(start.checked_add(at)?..start.checked_add(at + 4 * dim)?)?;
+        Some(
+            b.chunks_exact(4)
+                .map(bytemuck::pod_read_unaligned::<f32>)
+                .collect(),
+        )
+    };
+    let (Some(min), Some(scale)) = (floats(0), floats(4 * dim)) else {
+        return Err(bad("SQ8 section past the end").into());
+    };
+    let sq = Sq8::from_parts(min, scale)
+        .ok_or_else(|| bad("SQ8 quantiser parameters are not finite or a step is negative"))?;
+    let codes_len = len
+        .checked_sub(params)
+        .ok_or_else(|| bad("SQ8 section too short"))?;
+    Ok(Some(Sq8Codes {
+        sq: Arc::new(sq),
+        data: CodeBytes::Mapped {
+            bytes: bytes.clone(),
+            offset: start + params,
+            len: codes_len,
+        },
+    }))
 }
 
 fn zeros(n: u64) -> Vec<u8> {
@@ -67,6 +137,7 @@ fn header_of(
     segment_generation: u64,
     segment_content_crc: u32,
     section_crcs: [u32; 4],
+    sq8_crc: u32,
 ) -> HnswHeader {
     let m = &graph.meta;
     HnswHeader::new(
@@ -83,6 +154,7 @@ fn header_of(
             level_mult: m.level_mult,
             seed: m.seed,
             section_crcs,
+            sq8_crc,
         },
     )
 }
@@ -97,7 +169,12 @@ pub(crate) fn to_bytes(graph: &HnswGraph, generation: u64, content_crc: u32) -> 
     let mut out = vec![0u8; HnswLayout::HEADER_SIZE as usize];
     let crcs = write_body(&graph.sections(), &layout, &mut out)
         .map_err(|e| FormatError::corrupted("<memory>", 0, e.to_string()))?;
-    let header = header_of(graph, &layout, generation, content_crc, crcs);
+    let sq8_crc = match sq8_of(graph) {
+        Some(c) => write_sq8(c, &mut out)
+            .map_err(|e| FormatError::corrupted("<memory>", 0, e.to_string()))?,
+        None => 0,
+    };
+    let header = header_of(graph, &layout, generation, content_crc, crcs, sq8_crc);
     if let Some(h) = out.get_mut(..HnswLayout::HEADER_SIZE as usize) {
         h.copy_from_slice(bytemuck::bytes_of(&header));
     }
@@ -121,9 +198,13 @@ pub(crate) fn write(
     out.write_all(&zeros(HnswLayout::HEADER_SIZE))
         .at("write index", &tmp)?;
     let crcs = write_body(&graph.sections(), &layout, &mut out).at("write index", &tmp)?;
+    let sq8_crc = match sq8_of(graph) {
+        Some(c) => write_sq8(c, &mut out).at("write index", &tmp)?,
+        None => 0,
+    };
     let end = out.finish().at("write index", &tmp)?;
     debug_assert_eq!(end, layout.file_len);
-    let header = header_of(graph, &layout, generation, content_crc, crcs);
+    let header = header_of(graph, &layout, generation, content_crc, crcs, sq8_crc);
     file.write_all_at(bytemuck::bytes_of(&header), 0)
         .at("write index header", &tmp)?;
     // sync_all: the file grew, its length must be durable too.
@@ -171,7 +252,10 @@ pub(crate) fn decode(bytes: ReadOnlyBytes, path: &Path) -> Result<(HnswGraph, Hn
             header: Box::new(header),
             path: path.into(),
         },
+        sq8: None,
     };
+    let mut graph = graph;
+    graph.sq8 = decode_sq8(&bytes, &layout, graph.meta.dim, path)?;
     let s = graph.sections();
     let expect = |got: usize, want: u64| got as u64 * 4 == want;
     let [a, b, c, d] = layout.sections();
@@ -261,6 +345,23 @@ pub(crate) fn verify(graph: &HnswGraph) -> Result<()> {
                         offset,
                         format!(
                             "section checksum mismatch (stored {want:#010x}, computed {got:#010x})"
+                        ),
+                    )
+                    .into());
+                }
+            }
+            if let Some((offset, len)) = layout.sq8_section() {
+                let region = bytes
+                    .get(offset as usize..(offset + len) as usize)
+                    .unwrap_or_default();
+                let got = crc32(region);
+                if got != header.sq8_crc {
+                    return Err(FormatError::corrupted(
+                        path,
+                        offset,
+                        format!(
+                            "SQ8 section checksum mismatch (stored {:#010x}, computed {got:#010x})",
+                            header.sq8_crc
                         ),
                     )
                     .into());

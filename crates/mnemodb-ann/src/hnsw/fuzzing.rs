@@ -69,6 +69,14 @@ pub fn reseal(bytes: &mut [u8]) {
             h.upper_offsets_crc,
             h.upper_links_crc,
         ] = crcs;
+        if let Some((offset, len)) = layout
+            .with_sq8(h.dim)
+            .filter(|_| h.sq8_len != 0)
+            .and_then(|l| l.sq8_section())
+            && let Some(region) = bytes.get(offset as usize..(offset + len) as usize)
+        {
+            h.sq8_crc = crc32(region);
+        }
     }
     h.header_crc = h.compute_crc();
     if let Some(dst) = bytes.get_mut(..HnswLayout::HEADER_SIZE as usize) {

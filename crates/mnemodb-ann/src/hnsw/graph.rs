@@ -7,6 +7,7 @@ use mnemodb_distance::Metric;
 use mnemodb_format::{HnswHeader, HnswLayout};
 use mnemodb_io::ReadOnlyBytes;
 
+use super::codes::Sq8Codes;
 use super::insert::{Links, level_of_len, list};
 use super::layer::GraphRead;
 use super::rows::Rows;
@@ -76,6 +77,8 @@ impl<'a> Sections<'a> {
 pub struct HnswGraph {
     pub(crate) meta: GraphMeta,
     pub(crate) storage: Storage,
+    /// SQ8 codes of the vectors, when the graph was built with [`super::HnswParams::sq8`].
+    pub(crate) sq8: Option<Sq8Codes>,
 }
 
 fn cast(bytes: &[u8], offset: u64, len: u64) -> Option<&[u32]> {
@@ -179,6 +182,18 @@ impl HnswGraph {
     pub fn links_bytes(&self) -> usize {
         let s = self.sections();
         4 * (s.level0.len() + s.upper_nodes.len() + s.upper_offsets.len() + s.upper_links.len())
+    }
+
+    /// Whether the graph holds SQ8 codes of its vectors (searches walk on them).
+    pub fn has_sq8(&self) -> bool {
+        self.sq8.is_some()
+    }
+
+    /// Bytes of the SQ8 codes and quantiser (0 without).
+    pub fn sq8_bytes(&self) -> usize {
+        self.sq8
+            .as_ref()
+            .map_or(0, |c| c.codes().len() + 8 * c.dim())
     }
 
     /// Bytes of the level-0 array alone (`n × (1 + m0) × 4`).
@@ -345,5 +360,6 @@ pub(crate) fn freeze<T: Links>(g: &T, n: usize, metric: Metric, dim: usize) -> H
             upper_offsets,
             upper_links,
         })),
+        sq8: None,
     }
 }

@@ -6,6 +6,7 @@ use mnemodb_segment::SegmentReader;
 use roaring::RoaringBitmap;
 
 use super::builder::HnswBuilder;
+use super::codes::Sq8Codes;
 use super::file::{self, HnswFileInfo};
 use super::graph::HnswGraph;
 use super::params::{DEFAULT_EF_SEARCH, DEFAULT_REBUILD_FRACTION, HnswParams};
@@ -85,10 +86,24 @@ impl HnswIndex {
         })
     }
 
-    /// Use `params.ef_search` as the default `ef` and `params.rebuild_fraction`.
+    /// Use `params.ef_search` as the default `ef` and `params.rebuild_fraction`, and
+    /// `params.sq8` (see [`Self::with_sq8`]: codes are trained now when asked for and
+    /// missing, e.g. for a graph frozen from a [`super::LiveHnsw`] or a version 1 file).
     pub fn with_params(mut self, params: &HnswParams) -> Self {
         self.ef_search = params.ef_search.max(1);
         self.rebuild_fraction = params.rebuild_fraction;
+        self.with_sq8(params.sq8)
+    }
+
+    /// With SQ8 codes (`on`: trained on the segment's rows now, unless the graph already
+    /// has them) or without (`false`: searches walk on the f32 rows). See
+    /// [`HnswParams::sq8`]; the codes are written with the index.
+    pub fn with_sq8(mut self, on: bool) -> Self {
+        if !on {
+            self.graph.sq8 = None;
+        } else if self.graph.sq8.is_none() {
+            self.graph.sq8 = Sq8Codes::train(Rows::from(&self.segment), None);
+        }
         self
     }
 
@@ -219,6 +234,7 @@ impl HnswIndex {
             metric: self.graph.metric(),
             dim: self.graph.dim(),
             default_ef: self.ef_search,
+            sq8: self.graph.sq8.as_ref(),
         };
         search::run(&target, query, k, opts, |_| false, 0, out)
     }
@@ -293,6 +309,7 @@ impl HnswGraph {
             metric: self.metric(),
             dim: self.dim(),
             default_ef: DEFAULT_EF_SEARCH,
+            sq8: self.sq8.as_ref(),
         };
         search::run(&target, query, k, opts, |_| false, 0, out)
     }

@@ -7,10 +7,13 @@
 //! two), so there is no lock ordering to get wrong.
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mnemodb_distance::DistanceFn;
+use mnemodb_distance::{DistanceFn, Metric};
 use parking_lot::{Mutex, RwLock};
 
-use super::layer::{GraphRead, LayerQuery, SearchTuning, greedy, search_layer};
+use super::codes::Sq8Codes;
+use super::layer::{
+    Exact, GraphRead, LayerQuery, Quantized, Scorer, SearchTuning, greedy_by, search_layer_by,
+};
 use super::params::HnswParams;
 use super::scratch::{Scored, Scratch};
 
@@ -117,6 +120,11 @@ pub(crate) trait Links: Sync {
     fn vector_ptr(&self, node: u32) -> *const f32;
     fn vector_lines(&self) -> usize;
     fn entry(&self) -> &Entry;
+    /// SQ8 codes of the vectors to search on while inserting (candidates are re-ranked
+    /// on the f32 vectors before neighbour selection), and the metric to fold queries for.
+    fn sq8(&self) -> Option<(&Sq8Codes, Metric)> {
+        None
+    }
 }
 
 /// [`GraphRead`] over a [`Links`] graph: lists are read under each node's read lock.
@@ -153,16 +161,30 @@ impl<T: Links> GraphRead for Locked<'_, T> {
     fn vector_lines(&self) -> usize {
         self.0.vector_lines()
     }
+
+    /// The node's lock (and the pointer to its links next to it): the links themselves
+    /// can only be read under the lock.
+    #[inline]
+    fn links_ptr(&self, node: u32) -> *const u32 {
+        self.0
+            .node_links(node)
+            .map_or(std::ptr::null(), |l| std::ptr::from_ref(l).cast::<u32>())
+    }
+
+    fn links_words(&self) -> usize {
+        std::mem::size_of::<RwLock<Box<[u32]>>>().div_ceil(4)
+    }
 }
 
 /// Neighbour selection (Algorithm 4 when `heuristic`, else the `m` closest): from
 /// `cands` (sorted by distance to the base vector), keep a candidate only if it is closer
 /// to the base than to every neighbour kept so far; optionally fill up with the closest
-/// pruned ones (`keep_pruned`).
+/// pruned ones (`fill`).
 pub(crate) fn select<T: Links>(
     g: &T,
     cands: &[Scored],
     m: usize,
+    fill: bool,
     out: &mut Vec<Scored>,
     pruned: &mut Vec<Scored>,
 ) {
@@ -188,7 +210,7 @@ pub(crate) fn select<T: Links>(
             pruned.push(c);
         }
     }
-    if p.keep_pruned {
+    if fill {
         for &c in pruned.iter() {
             if out.len() >= m {
                 break;
@@ -232,9 +254,49 @@ fn extend_candidates<T: Links>(g: &T, q: u32, qv: &[f32], level: usize, s: &mut 
 
 /// Insert node `q` (its vector and links buffer already exist) of level `level`.
 pub(crate) fn insert<T: Links>(g: &T, q: u32, level: usize, s: &mut Scratch, tuning: SearchTuning) {
+    let Some(qv) = g.vector(q) else { return };
+    let read = Locked(g);
+    match g.sq8() {
+        Some((c, metric)) if c.dim() == qv.len() && !tuning.exact_traversal => {
+            let mut q8 = std::mem::take(&mut s.q8);
+            c.sq.query_into(metric, qv, &mut q8);
+            let sc = Quantized {
+                codes: c.codes(),
+                dim: c.dim(),
+                query: &q8,
+                lines: tuning.prefetch_lines.min(c.dim().div_ceil(64)),
+            };
+            insert_by(g, &sc, true, q, qv, level, s, tuning);
+            s.q8 = q8;
+        }
+        _ => {
+            let sc = Exact {
+                g: &read,
+                query: qv,
+                dist: g.dist(),
+                lines: tuning.prefetch_lines.min(g.vector_lines()),
+                l2: tuning.prefetch_l2,
+            };
+            insert_by(g, &sc, false, q, qv, level, s, tuning);
+        }
+    }
+}
+
+/// [`insert`] searching with `sc`; `rerank`: the scorer is approximate, so candidates get
+/// exact distances before neighbour selection.
+#[allow(clippy::too_many_arguments)]
+fn insert_by<T: Links, S: Scorer>(
+    g: &T,
+    sc: &S,
+    rerank: bool,
+    q: u32,
+    qv: &[f32],
+    level: usize,
+    s: &mut Scratch,
+    tuning: SearchTuning,
+) {
     let p = *g.params();
     let dist = g.dist();
-    let Some(qv) = g.vector(q) else { return };
     let read = Locked(g);
     let mut ep = g.entry().get();
     // Raising the top level (or inserting the first node) is serialised: the new top
@@ -250,13 +312,10 @@ pub(crate) fn insert<T: Links>(g: &T, q: u32, level: usize, s: &mut Scratch, tun
         g.entry().set(q, level);
         return;
     };
-    let Some(ev) = g.vector(ep_id) else { return };
-    let mut cur = Scored {
-        dist: dist(qv, ev),
-        id: ep_id,
-    };
+    let Some(d) = sc.score(ep_id) else { return };
+    let mut cur = Scored { dist: d, id: ep_id };
     for lc in (level + 1..=top).rev() {
-        cur = greedy(&read, qv, dist, cur, lc);
+        cur = greedy_by(&read, sc, cur, lc);
     }
     s.entries.clear();
     s.entries.push(cur);
@@ -277,13 +336,27 @@ pub(crate) fn insert<T: Links>(g: &T, q: u32, level: usize, s: &mut Scratch, tun
             exclude: Some(q),
             tuning,
         };
-        search_layer(&read, s, &lq);
+        search_layer_by(&read, sc, s, &lq);
         if p.heuristic && p.extend_candidates {
             extend_candidates(g, q, qv, lc, s);
         }
         if let Some(selected) = layers.get_mut(lc) {
             let mut pruned = std::mem::take(&mut s.pruned);
-            select(g, &s.found, p.m, selected, &mut pruned);
+            if rerank {
+                // Exact distances for selection; `s.found` (approximate) stays the next
+                // level's entry points, consistent with the scorer.
+                let mut exact = std::mem::take(&mut s.exact);
+                exact.clear();
+                exact.extend(s.found.iter().map(|c| Scored {
+                    dist: g.vector(c.id).map_or(f32::INFINITY, |v| dist(qv, v)),
+                    id: c.id,
+                }));
+                exact.sort_unstable_by(|a, b| a.dist.total_cmp(&b.dist).then(a.id.cmp(&b.id)));
+                select(g, &exact, p.m, p.keep_pruned, selected, &mut pruned);
+                s.exact = exact;
+            } else {
+                select(g, &s.found, p.m, p.keep_pruned, selected, &mut pruned);
+            }
             s.pruned = pruned;
         }
         std::mem::swap(&mut s.entries, &mut s.found);
@@ -347,7 +420,8 @@ pub(crate) fn add_link<T: Links>(g: &T, e: u32, q: u32, d: f32, level: usize, s:
     pool.push(Scored { dist: d, id: q });
     pool.sort_unstable_by(|a, b| a.dist.total_cmp(&b.dist).then(a.id.cmp(&b.id)));
     let (mut kept, mut dropped) = (std::mem::take(&mut s.kept), std::mem::take(&mut s.dropped));
-    select(g, &pool, cap, &mut kept, &mut dropped);
+    let fill = p.keep_pruned && p.keep_pruned_on_overflow;
+    select(g, &pool, cap, fill, &mut kept, &mut dropped);
     set_list(&mut links, level, p.m, p.m0, kept.iter().map(|r| r.id));
     s.pool = pool;
     s.kept = kept;

@@ -6,8 +6,9 @@
 //! `slots` steps, so a corrupt graph (cycles, out-of-range ids, wrong counts) costs at most
 //! a full traversal, never a hang or a panic.
 use mnemodb_distance::DistanceFn;
+use mnemodb_distance::quantized::Sq8Query;
 
-use super::prefetch::{prefetch, prefetch_lines};
+use super::prefetch::{prefetch, prefetch_bytes, prefetch_lines};
 use super::scratch::{Far, Near, Scored, Scratch, VisitedMode};
 
 /// Knobs of the hot loop, for the benchmarks that measure each trick on and off.
@@ -23,6 +24,11 @@ pub struct SearchTuning {
     pub prefetch_ahead: usize,
     /// Prefetch vectors into L2 instead of L1.
     pub prefetch_l2: bool,
+    /// Walk the graph on the exact f32 vectors even when the graph holds SQ8 codes.
+    pub exact_traversal: bool,
+    /// [`Self::prefetch_ahead`] for walks on SQ8 codes (a code is 4× smaller, so more
+    /// of them fit in the outstanding misses).
+    pub prefetch_ahead_sq8: usize,
 }
 
 impl Default for SearchTuning {
@@ -32,6 +38,8 @@ impl Default for SearchTuning {
             visited: VisitedMode::Generation,
             prefetch_ahead: 4,
             prefetch_l2: false,
+            exact_traversal: false,
+            prefetch_ahead_sq8: 32,
         }
     }
 }
@@ -58,6 +66,72 @@ pub(crate) trait GraphRead {
     }
 }
 
+/// How the search loop scores a node against the query.
+pub(crate) trait Scorer {
+    /// Distance from the query to `node` (`None` when it has no vector).
+    fn score(&self, node: u32) -> Option<f32>;
+    /// Prefetch what [`Scorer::score`] will read for `node` (a hint; may be a no-op).
+    fn prefetch(&self, node: u32);
+    /// How many neighbours ahead to prefetch.
+    fn ahead(&self, t: &SearchTuning) -> usize {
+        t.prefetch_ahead
+    }
+}
+
+/// Exact distances on the graph's f32 vectors.
+pub(crate) struct Exact<'a, G> {
+    pub g: &'a G,
+    pub query: &'a [f32],
+    pub dist: DistanceFn,
+    /// Cache lines to prefetch per vector (0 = none).
+    pub lines: usize,
+    pub l2: bool,
+}
+
+impl<G: GraphRead> Scorer for Exact<'_, G> {
+    #[inline]
+    fn score(&self, node: u32) -> Option<f32> {
+        self.g.vector(node).map(|v| (self.dist)(self.query, v))
+    }
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        if self.lines > 0 {
+            prefetch_lines(self.g.vector_ptr(node), self.lines, self.l2);
+        }
+    }
+}
+
+/// Approximate distances on 8-bit codes (`dim` bytes per node, back to back).
+pub(crate) struct Quantized<'a> {
+    pub codes: &'a [u8],
+    pub dim: usize,
+    pub query: &'a Sq8Query,
+    /// Cache lines to prefetch per code (0 = none).
+    pub lines: usize,
+}
+
+impl Scorer for Quantized<'_> {
+    #[inline]
+    fn score(&self, node: u32) -> Option<f32> {
+        let start = (node as usize).checked_mul(self.dim)?;
+        let code = self.codes.get(start..start.checked_add(self.dim)?)?;
+        Some(self.query.distance(code))
+    }
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        if self.lines > 0 {
+            let p = self
+                .codes
+                .as_ptr()
+                .wrapping_add((node as usize).wrapping_mul(self.dim));
+            prefetch_bytes(p, self.lines);
+        }
+    }
+    fn ahead(&self, t: &SearchTuning) -> usize {
+        t.prefetch_ahead_sq8
+    }
+}
+
 /// One layer search's inputs.
 #[derive(Clone, Copy)]
 pub(crate) struct LayerQuery<'q, F> {
@@ -74,10 +148,9 @@ pub(crate) struct LayerQuery<'q, F> {
 }
 
 /// Greedy walk on `level` from `cur` towards the query (ef = 1).
-pub(crate) fn greedy<G: GraphRead>(
+pub(crate) fn greedy_by<G: GraphRead, S: Scorer>(
     g: &G,
-    query: &[f32],
-    dist: DistanceFn,
+    sc: &S,
     mut cur: Scored,
     level: usize,
 ) -> Scored {
@@ -89,11 +162,10 @@ pub(crate) fn greedy<G: GraphRead>(
                 if nb as usize >= n {
                     continue;
                 }
-                if let Some(v) = g.vector(nb) {
-                    let d = dist(query, v);
-                    if d < best.dist {
-                        best = Scored { dist: d, id: nb };
-                    }
+                if let Some(d) = sc.score(nb)
+                    && d < best.dist
+                {
+                    best = Scored { dist: d, id: nb };
                 }
             }
         });
@@ -112,10 +184,27 @@ pub(crate) fn search_layer<G: GraphRead, F: Fn(u32) -> bool>(
     s: &mut Scratch,
     lq: &LayerQuery<'_, F>,
 ) {
+    let sc = Exact {
+        g,
+        query: lq.query,
+        dist: lq.dist,
+        lines: lq.tuning.prefetch_lines.min(g.vector_lines()),
+        l2: lq.tuning.prefetch_l2,
+    };
+    search_layer_by(g, &sc, s, lq);
+}
+
+/// [`search_layer`] with any scorer (`lq.query` and `lq.dist` are not used).
+pub(crate) fn search_layer_by<G: GraphRead, S: Scorer, F: Fn(u32) -> bool>(
+    g: &G,
+    sc: &S,
+    s: &mut Scratch,
+    lq: &LayerQuery<'_, F>,
+) {
     let n = g.slots();
     let ef = lq.ef.max(1);
-    let lines = lq.tuning.prefetch_lines.min(g.vector_lines());
-    let ahead = lq.tuning.prefetch_ahead;
+    let lines = lq.tuning.prefetch_lines;
+    let ahead = sc.ahead(&lq.tuning);
     s.visited.reset(n, lq.tuning.visited);
     s.candidates.clear();
     s.results.clear();
@@ -176,7 +265,7 @@ pub(crate) fn search_layer<G: GraphRead, F: Fn(u32) -> bool>(
         }
         if lines > 0 {
             for &nb in s.batch.iter().take(ahead) {
-                prefetch_lines(g.vector_ptr(nb), lines, lq.tuning.prefetch_l2);
+                sc.prefetch(nb);
             }
         }
         for j in 0..s.batch.len() {
@@ -184,10 +273,9 @@ pub(crate) fn search_layer<G: GraphRead, F: Fn(u32) -> bool>(
             if lines > 0
                 && let Some(&next) = s.batch.get(j + ahead)
             {
-                prefetch_lines(g.vector_ptr(next), lines, lq.tuning.prefetch_l2);
+                sc.prefetch(next);
             }
-            let Some(v) = g.vector(nb) else { continue };
-            let d = (lq.dist)(lq.query, v);
+            let Some(d) = sc.score(nb) else { continue };
             if s.results.len() < ef || d < bound {
                 let hit = Scored { dist: d, id: nb };
                 s.candidates.push(Near(hit));
@@ -222,18 +310,38 @@ pub(crate) fn knn<G: GraphRead, F: Fn(u32) -> bool>(
     tuning: SearchTuning,
     s: &mut Scratch,
 ) {
+    let sc = Exact {
+        g,
+        query,
+        dist,
+        lines: tuning.prefetch_lines.min(g.vector_lines()),
+        l2: tuning.prefetch_l2,
+    };
+    knn_by(g, &sc, entry, query, dist, ef, accept, tuning, s);
+}
+
+/// [`knn`] with any scorer; `query` and `dist` are only carried along.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn knn_by<G: GraphRead, S: Scorer, F: Fn(u32) -> bool>(
+    g: &G,
+    sc: &S,
+    entry: Option<(u32, usize)>,
+    query: &[f32],
+    dist: DistanceFn,
+    ef: usize,
+    accept: F,
+    tuning: SearchTuning,
+    s: &mut Scratch,
+) {
     s.found.clear();
     let Some((ep, top)) = entry else { return };
     if ep as usize >= g.slots() {
         return;
     }
-    let Some(v) = g.vector(ep) else { return };
-    let mut cur = Scored {
-        dist: dist(query, v),
-        id: ep,
-    };
+    let Some(d) = sc.score(ep) else { return };
+    let mut cur = Scored { dist: d, id: ep };
     for level in (1..=top).rev() {
-        cur = greedy(g, query, dist, cur, level);
+        cur = greedy_by(g, sc, cur, level);
     }
     s.entries.clear();
     s.entries.push(cur);
@@ -246,5 +354,23 @@ pub(crate) fn knn<G: GraphRead, F: Fn(u32) -> bool>(
         exclude: None,
         tuning,
     };
-    search_layer(g, s, &lq);
+    search_layer_by(g, sc, s, &lq);
+}
+
+/// Replace the distances in `s.found` by exact ones (f32 vectors) and sort again.
+pub(crate) fn rerank<G: GraphRead>(g: &G, query: &[f32], dist: DistanceFn, s: &mut Scratch) {
+    let lines = g.vector_lines();
+    for h in s.found.iter().take(4) {
+        prefetch_lines(g.vector_ptr(h.id), lines, false);
+    }
+    for j in 0..s.found.len() {
+        if let Some(next) = s.found.get(j + 4) {
+            prefetch_lines(g.vector_ptr(next.id), lines, false);
+        }
+        if let Some(h) = s.found.get_mut(j) {
+            h.dist = g.vector(h.id).map_or(f32::INFINITY, |v| dist(query, v));
+        }
+    }
+    s.found
+        .sort_unstable_by(|a, b| a.dist.total_cmp(&b.dist).then(a.id.cmp(&b.id)));
 }

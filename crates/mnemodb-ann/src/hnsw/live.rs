@@ -269,6 +269,7 @@ impl LiveHnsw {
             metric: self.metric,
             dim: self.dim,
             default_ef: self.params.ef_search,
+            sq8: None,
         };
         search::run(
             &target,

@@ -14,12 +14,19 @@
 //!   node; below [`exact_scan_fraction`] of allowed rows the allowed rows are scanned
 //!   exactly) and tombstones.
 //!
+//! - SQ8 traversal ([`HnswParams::sq8`], on by default): the graph also keeps an 8-bit
+//!   per-dimension code of every vector (`dim` bytes, stored in the index file); searches
+//!   walk on the codes, whose working set stays in cache, and re-rank the `ef` candidates
+//!   they end with on the exact f32 rows. Building searches for neighbours on codes too and
+//!   selects them on exact distances.
+//!
 //! Distances follow `mnemodb-distance` (smaller is closer, [`mnemodb_distance::Metric::distance_fn`]);
 //! results are sorted by (distance, row). The hot loop reuses a per-thread visited set
 //! with a generation counter and per-thread heaps (no allocation per query once warm),
 //! prefetches the next neighbours' vectors and links, and reads level-0 links from one
 //! fixed-stride `u32` array.
 mod builder;
+mod codes;
 mod file;
 #[doc(hidden)]
 pub mod fuzzing;

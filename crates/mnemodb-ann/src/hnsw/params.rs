@@ -3,10 +3,10 @@ use crate::error::{Error, Result};
 
 /// Default `ef_search`, tuned on the out-of-distribution queries.
 ///
-/// On the shared wordnet-minilm-50k set (M = 16, ef_construction = 200) recall@10 is
-/// 0.968 at ef 96 on `ood_query.fvecs` (questions against definitions) and 0.993 on
-/// `query.fvecs`; ef 64 would give only 0.945 on the former. In-distribution queries reach
-/// 0.95 at ef 24, so latency-sensitive callers that know their queries pass their own
+/// On the shared wordnet-minilm-50k set (M = 16, ef_construction = 200, SQ8 walk) recall@10
+/// is 0.966 at ef 96 on `ood_query.fvecs` (questions against definitions) and 0.992 on
+/// `query.fvecs`; ef 64 would give only 0.940 on the former. In-distribution queries reach
+/// 0.95 at ef 32, so latency-sensitive callers that know their queries pass their own
 /// (`docs/bench/hnsw-duel-*.csv`).
 pub const DEFAULT_EF_SEARCH: usize = 96;
 
@@ -53,8 +53,17 @@ pub struct HnswParams {
     pub extend_candidates: bool,
     /// Heuristic option: fill the remaining slots with the closest pruned candidates.
     pub keep_pruned: bool,
+    /// With `keep_pruned`: also fill when an existing node's list overflows and is
+    /// re-selected (off by default: the re-selected list keeps only the heuristic's
+    /// choices, as hnswlib does, so it has room for the next links without another
+    /// re-selection; on, every list stays full and each new reverse link re-selects one).
+    pub keep_pruned_on_overflow: bool,
     /// Tombstoned fraction above which a rebuild is advised ([`DEFAULT_REBUILD_FRACTION`]).
     pub rebuild_fraction: f64,
+    /// Also store 8-bit codes of the vectors (SQ8, `dim` bytes per node, trained on the
+    /// indexed rows): searches walk the graph on the codes and re-rank the `ef` candidates
+    /// they end with on the exact f32 rows.
+    pub sq8: bool,
 }
 
 impl Default for HnswParams {
@@ -76,7 +85,9 @@ impl HnswParams {
             heuristic: true,
             extend_candidates: false,
             keep_pruned: true,
+            keep_pruned_on_overflow: false,
             rebuild_fraction: DEFAULT_REBUILD_FRACTION,
+            sq8: true,
         }
     }
 
@@ -137,6 +148,7 @@ impl HnswParams {
         u32::from(self.heuristic)
             | (u32::from(self.extend_candidates) << 1)
             | (u32::from(self.keep_pruned) << 2)
+            | (u32::from(self.keep_pruned_on_overflow) << 3)
     }
 }
 

@@ -46,3 +46,11 @@ pub(crate) fn prefetch_lines(p: *const f32, lines: usize, l2: bool) {
         }
     }
 }
+
+/// Prefetch `lines` cache lines of bytes starting at `p` (into L1).
+#[inline(always)]
+pub(crate) fn prefetch_bytes(p: *const u8, lines: usize) {
+    for l in 0..lines {
+        prefetch(p.wrapping_add(l * 64));
+    }
+}

@@ -97,6 +97,16 @@ impl<'a> Rows<'a> {
         self.data.as_ptr().wrapping_add(i.wrapping_mul(self.stride))
     }
 
+    /// The underlying floats (row `i` at `i × stride`).
+    pub(crate) fn data(&self) -> &'a [f32] {
+        self.data
+    }
+
+    /// Floats from one row's start to the next's.
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
+    }
+
     /// Cache lines per row.
     pub(crate) fn lines(&self) -> usize {
         (self.dim * 4).div_ceil(64)

@@ -5,6 +5,8 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use mnemodb_distance::quantized::Sq8Query;
+
 /// A node and its distance to the query.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Scored {
@@ -166,6 +168,10 @@ pub(crate) struct Scratch {
     pub links: Vec<u32>,
     /// The prepared query.
     pub query: Vec<f32>,
+    /// Candidates re-ranked with exact distances (insertion on SQ8 codes).
+    pub exact: Vec<Scored>,
+    /// The query folded for SQ8 codes.
+    pub q8: Sq8Query,
 }
 
 thread_local! {

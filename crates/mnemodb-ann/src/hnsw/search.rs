@@ -2,7 +2,8 @@
 use mnemodb_distance::{Metric, validate_vector};
 use roaring::RoaringBitmap;
 
-use super::layer::{GraphRead, SearchTuning, knn};
+use super::codes::Sq8Codes;
+use super::layer::{GraphRead, Quantized, SearchTuning, knn, knn_by, rerank};
 use super::scratch::{Far, Scored, with_scratch};
 use crate::error::{Error, Result};
 use crate::hit::Hit;
@@ -102,6 +103,8 @@ pub(crate) struct Target<'a, G> {
     pub metric: Metric,
     pub dim: usize,
     pub default_ef: usize,
+    /// SQ8 codes of the rows: walk on them, re-rank on the rows.
+    pub sq8: Option<&'a Sq8Codes>,
 }
 
 /// Search `t` for `query`; hits (id = row number) go to `out`, best first.
@@ -186,6 +189,20 @@ pub(crate) fn run<G: GraphRead>(
             s.found.extend(s.results.drain().map(|f| f.0));
             s.found
                 .sort_unstable_by(|a, b| a.dist.total_cmp(&b.dist).then(a.id.cmp(&b.id)));
+        } else if let Some(c) = t.sq8.filter(|c| {
+            !opts.tuning.exact_traversal && c.dim() == t.dim && c.codes().len() / t.dim >= n
+        }) {
+            let mut q8 = std::mem::take(&mut s.q8);
+            c.sq.query_into(t.metric, &q, &mut q8);
+            let sc = Quantized {
+                codes: c.codes(),
+                dim: t.dim,
+                query: &q8,
+                lines: opts.tuning.prefetch_lines.min(t.dim.div_ceil(64)),
+            };
+            knn_by(t.graph, &sc, t.entry, &q, dist, ef, accept, opts.tuning, s);
+            rerank(t.graph, &q, dist, s);
+            s.q8 = q8;
         } else {
             knn(t.graph, t.entry, &q, dist, ef, accept, opts.tuning, s);
         }

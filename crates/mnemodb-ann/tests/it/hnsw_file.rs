@@ -249,3 +249,77 @@ fn write_fuzz_seeds() {
         let _ = i;
     }
 }
+
+#[test]
+fn sq8_section_damage_is_refused_with_typed_errors() {
+    let bytes = fuzzing::fixture_index_bytes(4);
+    let (h, layout) = HnswHeader::decode(&bytes, Path::new("t"), bytes.len() as u64).unwrap();
+    let (sq8_at, sq8_len) = layout.sq8_section().expect("fixture has an SQ8 section");
+    let dim = h.dim as usize;
+    assert_eq!(sq8_len as usize, 8 * dim + FIXTURE_ROWS * dim);
+    assert!(open_and_verify(&bytes).unwrap().graph().has_sq8());
+    let corrupted = |e: &Error| matches!(e, Error::Format(FormatError::Corrupted { .. }));
+    // Quantiser parameters that are not finite or a negative step: refused at open, even
+    // with every CRC valid.
+    let min0 = sq8_at as usize;
+    let scale0 = min0 + 4 * dim;
+    for (what, at, value) in [
+        ("NaN minimum", min0, f32::NAN),
+        ("infinite minimum", min0 + 4, f32::INFINITY),
+        ("negative step", scale0, -1.0),
+        ("NaN step", scale0 + 4, f32::NAN),
+    ] {
+        let b = patched(&bytes, at, value.to_bits());
+        let e = open(&b).map(|_| ()).unwrap_err();
+        assert!(corrupted(&e), "{what}: {e}");
+    }
+    // A changed code keeps the file decodable (any byte is a code) but fails the section
+    // CRC in `verify`; search stays defined.
+    let mut b = bytes.clone();
+    b[min0 + 8 * dim + 5] ^= 0x40;
+    let index = open(&b).unwrap();
+    let e = index.verify().unwrap_err();
+    assert!(corrupted(&e), "{e}");
+    assert!(e.to_string().contains("SQ8"), "{e}");
+    let q = fuzzing::fixture_segment().row(3).unwrap();
+    assert!(index.search(q, 5, &SearchOptions::ef(16)).unwrap().len() <= 5);
+    // Header fields of the section that disagree with the layout.
+    for (what, at, value) in [
+        ("sq8_offset", 160, (sq8_at + 64) as u32),
+        ("sq8_len", 168, sq8_len as u32 + 1),
+    ] {
+        let e = open(&patched(&bytes, at, value)).map(|_| ()).unwrap_err();
+        assert!(corrupted(&e), "{what}: {e}");
+    }
+}
+
+#[test]
+fn version_1_files_open_and_may_not_claim_an_sq8_section() {
+    let with_sq8 = fuzzing::fixture_index_bytes(4);
+    let index = open(&with_sq8).unwrap();
+    // A version 1 image: the same graph without the section, version field 1.
+    let mut v1 = index.clone().with_sq8(false).to_bytes().unwrap();
+    v1[12..16].copy_from_slice(&1u32.to_le_bytes());
+    fuzzing::reseal(&mut v1);
+    let old = open_and_verify(&v1).unwrap();
+    assert!(!old.graph().has_sq8());
+    let seg = fuzzing::fixture_segment();
+    for r in 0..FIXTURE_ROWS {
+        let q = seg.row(r).unwrap();
+        let mut opts = SearchOptions::ef(32);
+        opts.tuning.exact_traversal = true;
+        assert_eq!(
+            old.search(q, 5, &opts).unwrap(),
+            index.search(q, 5, &opts).unwrap()
+        );
+    }
+    // Version 1 with the section's header fields set: corrupt.
+    let mut bad = with_sq8.clone();
+    bad[12..16].copy_from_slice(&1u32.to_le_bytes());
+    fuzzing::reseal(&mut bad);
+    let e = open(&bad).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(e, Error::Format(FormatError::Corrupted { .. })),
+        "{e}"
+    );
+}

@@ -156,15 +156,21 @@ fn structure(index: &Index) -> (String, Json) {
             }
             let text = format!(
                 "\nlevel-0 degree: mean {avg:.1}, max {max} (bound {}), nodes without links {isolated}\n\
-                 links: {} (level 0: {})\n\nnodes by top level\n{}",
+                 links: {} (level 0: {})\nSQ8 codes: {}\n\nnodes by top level\n{}",
                 g.m0(),
                 output::bytes(g.links_bytes() as u64),
                 output::bytes(g.level0_bytes() as u64),
+                if g.has_sq8() {
+                    output::bytes(g.sq8_bytes() as u64)
+                } else {
+                    "none (searches walk the f32 rows)".to_string()
+                },
                 t.render()
             );
             let j = json!({
                 "level0_degree_mean": avg, "level0_degree_max": max, "nodes_without_links": isolated,
                 "links_bytes": g.links_bytes(), "level0_bytes": g.level0_bytes(),
+                "sq8_bytes": g.sq8_bytes(),
                 "nodes_by_level": levels,
             });
             (text, j)

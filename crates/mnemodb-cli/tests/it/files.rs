@@ -21,12 +21,16 @@ fn inspect_every_file_kind() {
 
     let (out, _) = expect(&["inspect", "index", s(&hnsw)], 0);
     assert!(
-        out.contains("HNSW index v1") && out.contains("nodes by top level"),
+        out.contains("HNSW index v2")
+            && out.contains("SQ8 codes: ")
+            && out.contains("nodes by top level"),
         "{out}"
     );
     let j = json(&["--json", "inspect", "index", s(&hnsw)]);
     assert_eq!(j["nodes"].as_u64(), Some(60));
     assert!(j["structure"]["level0_degree_mean"].as_f64().unwrap() > 1.0);
+    // 60 codes of 8 bytes and the quantiser's 2 × 8 floats.
+    assert_eq!(j["structure"]["sq8_bytes"].as_u64(), Some(60 * 8 + 8 * 8));
 
     let (out, _) = expect(&["inspect", "checkpoint", s(&ckpt), "--limit", "3"], 0);
     assert!(
