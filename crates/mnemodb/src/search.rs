@@ -35,9 +35,8 @@ pub(crate) fn candidates(
     pool: &rayon::ThreadPool,
 ) -> Result<Vec<Hit>> {
     let mut out = Vec::new();
-    let dist = cs.config.metric.distance_fn();
     for part in &cs.sealed {
-        sealed(part, plan, pool, dist, &mut out)?;
+        sealed(part, plan, pool, &mut out)?;
     }
     for part in cs.frozen.iter().chain(cs.growing.iter()) {
         growing(part, cs.config.metric.distance_fn(), plan, &mut out)?;
@@ -49,7 +48,6 @@ fn sealed(
     part: &SealedPart,
     plan: &Plan<'_>,
     pool: &rayon::ThreadPool,
-    dist: mnemodb_distance::DistanceFn,
     out: &mut Vec<Hit>,
 ) -> Result<()> {
     let seg = &part.seg;
@@ -73,8 +71,10 @@ fn sealed(
                 )
                 .unwrap_or_default();
                 match index {
-                    Some(_) => {
-                        scan_rows(&seg.reader, &rows, plan.prepared, dist, plan.k, &mut hits);
+                    Some(index) => {
+                        let mut opts = SearchOptions::ef(plan.ef).allow(&rows);
+                        opts.exact_fraction = Some(1.0);
+                        index.search_rows_into(plan.raw, plan.k, &opts, &mut hits)?;
                     }
                     None => {
                         let target = flat::Target {
@@ -116,67 +116,6 @@ fn sealed(
         distance: h.distance,
     }));
     Ok(())
-}
-
-/// Rows read ahead of the one being scored by [`scan_rows`].
-const READ_AHEAD: usize = 4;
-
-/// Exact top-`k` of `rows` of a segment (hits carry row numbers, best first).
-///
-/// The rows an allow-list leaves are scattered, so a plain loop waits on memory for every
-/// row (≈ 1.5 KB at 384-d, beyond what the hardware prefetcher guesses). This one asks
-/// for every cache line of the row `READ_AHEAD` rows ahead before scoring the current one,
-/// so the memory transfers overlap with the arithmetic (measured in docs/BENCHMARKS.md,
-/// memory layer: 2.95 → 2.02 ms p50 for a recall that scans ≈ 5.7k rows; a touch of one
-/// float per line instead gained 3 %). Same rows, distances and order (ties by row, i.e.
-/// by id) as the index's exact path it replaces.
-fn scan_rows(
-    seg: &mnemodb_segment::SegmentReader,
-    rows: &RoaringBitmap,
-    prepared: &[f32],
-    dist: mnemodb_distance::DistanceFn,
-    k: usize,
-    out: &mut Vec<Hit>,
-) {
-    const LINE: usize = 16; // f32 per 64-byte cache line
-    let (dim, stride, data) = (seg.dim(), seg.stride(), seg.rows());
-    let row = |r: u32| {
-        let at = (r as usize).saturating_mul(stride);
-        data.get(at..at.saturating_add(dim))
-    };
-    let mut top = TopK::new(k);
-    let mut ahead = rows.iter().skip(READ_AHEAD);
-    for r in rows {
-        if let Some(v) = ahead.next().and_then(row) {
-            for line in v.chunks(LINE) {
-                prefetch(line.as_ptr());
-            }
-            // An unaligned row spans one more line.
-            if let Some(last) = v.last() {
-                prefetch(last);
-            }
-        }
-        if let Some(v) = row(r) {
-            let d = dist(prepared, v);
-            if d <= top.threshold() {
-                top.push(u64::from(r), d);
-            }
-        }
-    }
-    out.extend(top.into_sorted_vec());
-}
-
-/// Ask the CPU to bring the cache line holding `p` into L1 (a hint: no effect elsewhere).
-#[inline(always)]
-fn prefetch(p: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` is a hint that never faults nor reads into the program, whatever
-    // the address (here always inside a live slice); SSE is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 fn growing(

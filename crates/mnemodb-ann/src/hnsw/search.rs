@@ -4,6 +4,7 @@ use roaring::RoaringBitmap;
 
 use super::codes::Sq8Codes;
 use super::layer::{GraphRead, Quantized, SearchTuning, knn, knn_by, rerank};
+use super::prefetch::prefetch_lines;
 use super::scratch::{Far, Scored, with_scratch};
 use crate::error::{Error, Result};
 use crate::hit::Hit;
@@ -181,9 +182,19 @@ pub(crate) fn run<G: GraphRead>(
                     }
                 }
             };
+            // Allowed rows are scattered: fetch each row's lines a few rows ahead of
+            // scoring, so memory transfers overlap the arithmetic (an unaligned row spans
+            // one more line).
+            let lines = t.graph.vector_lines() + 1;
+            let fetch = |row: u32| prefetch_lines(t.graph.vector_ptr(row), lines, false);
             match opts.allow {
-                Some(a) => a.range(range.clone()).for_each(&mut offer),
-                None => range.clone().for_each(&mut offer),
+                Some(a) => read_ahead(
+                    a.range(range.clone()),
+                    a.range(range.clone()),
+                    fetch,
+                    &mut offer,
+                ),
+                None => read_ahead(range.clone(), range.clone(), fetch, &mut offer),
             }
             s.found.clear();
             s.found.extend(s.results.drain().map(|f| f.0));
@@ -213,4 +224,26 @@ pub(crate) fn run<G: GraphRead>(
         s.query = q;
     });
     Ok(())
+}
+
+/// Rows [`read_ahead`] fetches ahead of the one it scores. Measured on the memory layer's
+/// 100k-scope recall (≈ 5.7k scattered rows scanned): 2.95 → 2.02 ms p50 with 4; 2 was
+/// slower and 8 no better (docs/BENCHMARKS.md, memory layer).
+const READ_AHEAD: usize = 4;
+
+/// Calls `visit` on every item of `items`, after calling `fetch` on the item
+/// [`READ_AHEAD`] places later; `ahead` is a second iterator over the same items.
+fn read_ahead(
+    items: impl Iterator<Item = u32>,
+    ahead: impl Iterator<Item = u32>,
+    fetch: impl Fn(u32),
+    mut visit: impl FnMut(u32),
+) {
+    let mut ahead = ahead.skip(READ_AHEAD);
+    for item in items {
+        if let Some(next) = ahead.next() {
+            fetch(next);
+        }
+        visit(item);
+    }
 }
