@@ -170,7 +170,7 @@ pub fn run_index(
             let index = HnswIndex::build(pool, seg, sweep.hnsw)?;
             let template = Point {
                 build_s: t.elapsed().as_secs_f64(),
-                index_bytes: index.graph().links_bytes() as u64,
+                index_bytes: (index.graph().links_bytes() + index.graph().sq8_bytes()) as u64,
                 vector_bytes,
                 ..template
             };
