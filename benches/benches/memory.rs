@@ -88,6 +88,17 @@ struct Corpus {
     text_of: Option<Vec<usize>>,
 }
 
+/// A top-10 recall of `query` in user scope `u<scope>` at `now`, access tracking off.
+fn recall_request(query: &[f32], scope: usize, now: Timestamp) -> RecallRequest {
+    RecallRequest::new(
+        Scope::user(format!("u{scope}")),
+        QueryInput::Vector(query.to_vec()),
+    )
+    .k(10)
+    .at(now)
+    .without_access_tracking()
+}
+
 fn day(d: f64) -> Timestamp {
     Timestamp::from_micros(DAY0).plus_days(d)
 }
@@ -286,16 +297,7 @@ fn recall(n: usize, scopes: usize, queries: usize) {
         let mut rounds = 0usize;
         let mut hit = 0usize;
         for qi in 0..queries {
-            let q = qs.row(qi).to_vec();
-            let scope = qi % scopes;
-            let req = RecallRequest::new(
-                Scope::user(format!("u{scope}")),
-                QueryInput::Vector(q.clone()),
-            )
-            .k(10)
-            .at(now)
-            .plan(plan)
-            .without_access_tracking();
+            let req = recall_request(qs.row(qi), qi % scopes, now).plan(plan);
             let c0 = on_cpu();
             let t = Instant::now();
             let r = store.recall(&req).unwrap();
@@ -384,15 +386,7 @@ fn ab(store: &MemoryStore, c: &Corpus, qs: &Vectors, scopes: usize, queries: usi
         .map(|qi| brute(c, &scorer, qi % scopes, qs.row(qi), now))
         .collect();
     for qi in 0..queries {
-        let q = qs.row(qi).to_vec();
-        let scope = qi % scopes;
-        let req = RecallRequest::new(
-            Scope::user(format!("u{scope}")),
-            QueryInput::Vector(q.clone()),
-        )
-        .k(10)
-        .at(now)
-        .without_access_tracking();
+        let req = recall_request(qs.row(qi), qi % scopes, now);
         let want = wants.get(qi);
         for side in [qi % 2, 1 - qi % 2] {
             set(side == 1);

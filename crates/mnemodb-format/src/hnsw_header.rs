@@ -489,13 +489,12 @@ impl HnswHeader {
 mod tests {
     use super::*;
 
-    fn header(n: u64, upper: u64, links: u64) -> (HnswHeader, HnswLayout) {
-        let layout = HnswLayout::compute(n, 4, 8, upper, links).unwrap();
-        let fields = HnswHeaderFields {
+    fn fields(max_level: u32, sq8_crc: u32) -> HnswHeaderFields {
+        HnswHeaderFields {
             metric: 0,
             dim: 3,
             ef_construction: 20,
-            max_level: u32::from(upper > 0),
+            max_level,
             entry_point: 0,
             segment_generation: 9,
             segment_content_crc: 0xabcd,
@@ -503,8 +502,13 @@ mod tests {
             level_mult: 0.7,
             seed: 5,
             section_crcs: [1, 2, 3, 4],
-            sq8_crc: 0,
-        };
+            sq8_crc,
+        }
+    }
+
+    fn header(n: u64, upper: u64, links: u64) -> (HnswHeader, HnswLayout) {
+        let layout = HnswLayout::compute(n, 4, 8, upper, links).unwrap();
+        let fields = fields(u32::from(upper > 0), 0);
         (HnswHeader::new(&layout, &fields), layout)
     }
 
@@ -537,21 +541,7 @@ mod tests {
             (plain.file_len, l.sq8_offset - plain.file_len)
         );
         assert!(plain.with_sq8(0).is_none() && l.with_sq8(3).is_none());
-        let fields = HnswHeaderFields {
-            metric: 0,
-            dim: 3,
-            ef_construction: 20,
-            max_level: 1,
-            entry_point: 0,
-            segment_generation: 9,
-            segment_content_crc: 0xabcd,
-            build_flags: 1,
-            level_mult: 0.7,
-            seed: 5,
-            section_crcs: [1, 2, 3, 4],
-            sq8_crc: 77,
-        };
-        let h = HnswHeader::new(&l, &fields);
+        let h = HnswHeader::new(&l, &fields(1, 77));
         assert_eq!(
             (h.sq8_offset, h.sq8_len, h.sq8_crc),
             (l.sq8_offset, l.sq8_len, 77)
@@ -560,7 +550,7 @@ mod tests {
             HnswHeader::decode(bytemuck::bytes_of(&h), Path::new("h"), l.file_len).unwrap();
         assert_eq!((back, layout), (h, l));
         // Without the section the CRC field stays zero.
-        assert_eq!(HnswHeader::new(&plain, &fields).sq8_crc, 0);
+        assert_eq!(HnswHeader::new(&plain, &fields(1, 77)).sq8_crc, 0);
         // A version 1 header may not describe one.
         let mut v1 = h;
         v1.prefix.version = 1;
