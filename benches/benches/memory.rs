@@ -371,8 +371,11 @@ fn ab(store: &MemoryStore, c: &Corpus, qs: &Vectors, scopes: usize, queries: usi
     let set = |on: bool| {
         for v in var.split(',') {
             if on {
-                // SAFETY: the benchmark is single-threaded here; the search pool's threads
-                // do not read the environment.
+                // SAFETY: no other thread reads or writes the environment meanwhile: the
+                // store's maintenance thread and rayon pools never read it (the engine's
+                // only `env::var` is its failpoint hook, compiled out without the
+                // `failpoints` feature, which benches do not enable), and the queries run on
+                // this thread.
                 unsafe { std::env::set_var(v, "1") };
             } else {
                 // SAFETY: as above.

@@ -361,7 +361,12 @@ fn write_segment(
         index: None,
     };
     let index = match (cs.config.index, graph) {
-        (IndexKind::Hnsw(p), Some(g)) => Some(HnswIndex::from_parts(g, &reader)?.with_params(&p)),
+        // A graph frozen from the live one has no codes yet: train them before writing.
+        (IndexKind::Hnsw(p), Some(g)) => Some(
+            HnswIndex::from_parts(g, &reader)?
+                .with_params(&p)
+                .with_sq8(p.sq8),
+        ),
         (IndexKind::Hnsw(p), None) if stage == "compact" => {
             Some(HnswIndex::build(&inner.pool, &reader, p)?)
         }

@@ -1,5 +1,6 @@
 //! The scheduling priority of the engine's background threads (see
-//! [`crate::Options::background_nice`]). The module's only `unsafe` is two libc calls.
+//! [`crate::Options::background_nice`]). Its only foreign calls are `gettid`,
+//! `getpriority` and `setpriority`, each with its safety argument.
 
 /// Raise the calling thread's nice value by `increment` (capped at 19), so the scheduler
 /// prefers the threads that serve queries and writes. Best effort: on failure, or off

@@ -86,13 +86,17 @@ impl HnswIndex {
         })
     }
 
-    /// Use `params.ef_search` as the default `ef` and `params.rebuild_fraction`, and
-    /// `params.sq8` (see [`Self::with_sq8`]: codes are trained now when asked for and
-    /// missing, e.g. for a graph frozen from a [`super::LiveHnsw`] or a version 1 file).
+    /// Use `params.ef_search` as the default `ef` and `params.rebuild_fraction`; with
+    /// `params.sq8 == false`, drop any SQ8 codes (searches walk on the f32 rows). Never
+    /// trains codes, so it is cheap on an opened file: one without codes (version 1) keeps
+    /// walking on f32 rows. Call [`Self::with_sq8`] to train them before writing an index.
     pub fn with_params(mut self, params: &HnswParams) -> Self {
         self.ef_search = params.ef_search.max(1);
         self.rebuild_fraction = params.rebuild_fraction;
-        self.with_sq8(params.sq8)
+        if !params.sq8 {
+            self.graph.sq8 = None;
+        }
+        self
     }
 
     /// With SQ8 codes (`on`: trained on the segment's rows now, unless the graph already
