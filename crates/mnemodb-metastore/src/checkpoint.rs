@@ -1,24 +1,27 @@
 //! Checkpoint files: a [`MetaState`] at one LSN, as bytes.
 //!
-//! ```text
-//! 0      128                                                          file_len
-//! | header | body: schema | document_count × record                   |
-//! record := internal_id:u32 external_id document
-//! ```
+//! Two body layouts share the 128-byte [`CheckpointHeader`] (file prefix version 1):
 //!
-//! The header is [`CheckpointHeader`] (CRC'd); the body is covered by one CRC32 in the
-//! header, so every byte of the file is checked. Records are in ascending internal-id
-//! order; external ids are unique. Indexes are not stored: they are rebuilt from the
-//! documents on load (they can never disagree with them, and the schema may change between
-//! runs) — in bulk (`BulkLoad`: collect, sort once, build each bitmap and range set from
-//! sorted input, id maps and half the fields on a helper thread), which opens 1M documents
-//! in ~1.6 s instead of ~14 s one document at a time (`metastore` bench, "open" row).
-//! Decoding validates everything and never panics.
-#![deny(clippy::indexing_slicing, clippy::panic)]
-
+//! - **Layout 2** (written): the checkpoint is *used in place*. Documents sit behind a
+//!   fixed-width offset table, external ids in sorted fixed-width tables, and every index
+//!   (live / exists / numbers / timestamps bitmaps, keyword postings, the sorted range
+//!   array, field counts) is stored, so opening checks CRCs and structure and decodes
+//!   nothing per document; see `crate::base` and `docs/FORMAT.md`. The opened state is the
+//!   mapped file (the *base*) plus an empty overlay.
+//! - **Layout 1** (read only): header, schema, then `document_count × (internal_id:u32
+//!   external_id document)`, one body CRC. Indexes are rebuilt from the documents on load
+//!   in bulk (`BulkLoad`).
+//!
+//! A layout-2 body starts with `0xFFFF_FFFF` where a layout-1 body holds its schema's
+//! field count (which can never be that large). When the schema given at open differs
+//! from the one a layout-2 file was written under, its documents are decoded and indexed
+//! in bulk, as for layout 1. Decoding validates everything and never panics.
 use std::path::Path;
 
 use mnemodb_format::{CheckpointHeader, FormatError, crc32};
+use mnemodb_io::ReadOnlyBytes;
+
+use crate::base::{Base, is_layout2};
 
 use crate::codec::{Decoder, encode_document_into, read_document};
 use crate::error::Result;
@@ -42,8 +45,17 @@ pub struct CheckpointInfo {
 }
 
 impl MetaState {
-    /// Encode the state as a checkpoint file (header + body) at its current LSN.
+    /// Encode the state as a checkpoint file (header + body, layout 2) at its current LSN.
+    /// Documents of the checkpoint the state was opened from are copied as bytes and its
+    /// indexes merged with the overlay's: nothing is decoded.
     pub fn encode_checkpoint(&self) -> Result<Vec<u8>> {
+        crate::base::encode(self)
+    }
+
+    /// Encode the state in the old body layout 1 (every document decoded; indexes not
+    /// stored). Kept to test that old files still open.
+    #[doc(hidden)]
+    pub fn encode_checkpoint_layout1(&self) -> Result<Vec<u8>> {
         let mut out = vec![0u8; CheckpointHeader::SIZE as usize];
         self.schema.encode_into(&mut out);
         for (internal, external, doc) in self.scan() {
@@ -70,6 +82,10 @@ impl MetaState {
 
     /// Check a checkpoint file's header and body CRC without building the state.
     pub fn checkpoint_info(bytes: &[u8], file: &Path) -> Result<CheckpointInfo> {
+        if is_layout2(bytes) {
+            let (h, _, _) = Base::check(bytes, file)?;
+            return Ok(info_of(&h));
+        }
         let h = CheckpointHeader::decode(bytes, file, bytes.len() as u64)?;
         let body = bytes
             .get(CheckpointHeader::SIZE as usize..)
@@ -100,6 +116,57 @@ impl MetaState {
     /// Every byte is checked; any damage is [`Error::Format`](crate::Error::Format)
     /// `Corrupted { file, offset }`.
     pub fn decode_checkpoint(
+        bytes: &[u8],
+        file: &Path,
+        schema: Schema,
+    ) -> Result<(MetaState, CheckpointInfo)> {
+        if is_layout2(bytes) {
+            return Self::open_checkpoint(ReadOnlyBytes::copy_from_slice(bytes), file, schema);
+        }
+        Self::decode_layout1(bytes, file, schema)
+    }
+
+    /// Open a checkpoint file held in `bytes` (normally mapped): a layout-2 file is used in
+    /// place — every CRC and the structure are checked, documents and keyword bitmaps are
+    /// decoded on first use — unless `schema` differs from the one it was written under
+    /// (then, like a layout-1 file, it is decoded and indexed in bulk). Damage is
+    /// [`Error::Format`](crate::Error::Format) `Corrupted { file, offset }`.
+    pub fn open_checkpoint(
+        bytes: ReadOnlyBytes,
+        file: &Path,
+        schema: Schema,
+    ) -> Result<(MetaState, CheckpointInfo)> {
+        if !is_layout2(&bytes) {
+            return Self::decode_layout1(&bytes, file, schema);
+        }
+        schema.validate()?;
+        let opened = Base::open(bytes, file)?;
+        let info = info_of(&opened.header);
+        if opened.written_under == schema {
+            let state = MetaState::from_base(opened.base, schema, info.lsn)?;
+            return Ok((state, info));
+        }
+        // Another schema: index the documents in bulk.
+        let base = opened.base;
+        let mut load = BulkLoad::new(schema)?;
+        for id in &base.live {
+            let rec = base
+                .decode_record(id)?
+                .ok_or_else(|| FormatError::corrupted(file, 0, format!("record {id} missing")))?;
+            load.push(id, rec.external, rec.doc, 0);
+        }
+        match load.finish(info.next_internal_id, info.lsn) {
+            Ok(state) => Ok((state, info)),
+            Err((external, _)) => Err(FormatError::corrupted(
+                file,
+                0,
+                format!("external id {external} appears twice"),
+            )
+            .into()),
+        }
+    }
+
+    fn decode_layout1(
         bytes: &[u8],
         file: &Path,
         schema: Schema,
@@ -149,6 +216,16 @@ impl MetaState {
                 .error_at(at, format!("external id {external} appears twice"))
                 .into()),
         }
+    }
+}
+
+fn info_of(h: &CheckpointHeader) -> CheckpointInfo {
+    CheckpointInfo {
+        lsn: h.lsn,
+        document_count: h.document_count,
+        next_internal_id: h.next_internal_id,
+        schema_fingerprint: h.schema_fingerprint,
+        file_len: h.file_len,
     }
 }
 
@@ -230,7 +307,7 @@ mod tests {
             .unwrap();
         }
         s.set_lsn(3);
-        let mut bytes = s.encode_checkpoint().unwrap();
+        let mut bytes = s.encode_checkpoint_layout1().unwrap();
         // The second record's external id: tag 0, then 8 as u64.
         let mut pattern = vec![0u8];
         pattern.extend_from_slice(&8u64.to_le_bytes());

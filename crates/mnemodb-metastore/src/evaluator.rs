@@ -13,14 +13,21 @@
 //!   ≤ 4,096), checks the remaining operands on the candidates' documents instead of
 //!   materialising them: `user = "u1" and created_at >= ...` costs one bitmap plus a probe
 //!   per document of that user.
+//!
+//! A state opened from a checkpoint in place has two parts (`MetaState`): every index
+//! answer is `(checkpoint answer − ids the overlay replaced or deleted) ∪ overlay answer`.
+//! A damaged checkpoint document or bitmap met on the way makes the filter fail with
+//! `Corrupted`.
+use std::cell::RefCell;
 use std::ops::Bound;
 
+use mnemodb_format::FormatError;
 use roaring::RoaringBitmap;
 
 use crate::error::{Error, Result};
-use crate::field_index::{FieldIndexData, KeywordKey};
+use crate::field_index::{KeywordKey, plan_range};
 use crate::filter::{Filter, FilterOptions};
-use crate::state::MetaState;
+use crate::state::{FieldView, MetaState};
 use crate::value::{Orderable, Value};
 
 /// Candidate sets at most this large are always probed rather than intersected.
@@ -42,7 +49,16 @@ impl MetaState {
                 field: f.to_string(),
             });
         }
-        Ok(Eval { s: self }.eval(filter))
+        let eval = Eval {
+            s: self,
+            masked: self.masked.to_roaring(),
+            err: RefCell::new(None),
+        };
+        let out = eval.eval(filter);
+        match eval.err.into_inner() {
+            Some(e) => Err(e.into()),
+            None => Ok(out),
+        }
     }
 
     /// Parse `text` and evaluate it.
@@ -53,6 +69,10 @@ impl MetaState {
 
 struct Eval<'a> {
     s: &'a MetaState,
+    /// Checkpoint ids the overlay replaced or deleted.
+    masked: RoaringBitmap,
+    /// The first damage met.
+    err: RefCell<Option<FormatError>>,
 }
 
 /// How a leaf is answered, cheapest first.
@@ -81,7 +101,73 @@ fn leaf_field(f: &Filter) -> Option<&str> {
 
 impl Eval<'_> {
     fn live(&self) -> RoaringBitmap {
-        self.s.live.to_roaring()
+        self.s.live_ids()
+    }
+
+    fn fail(&self, e: FormatError) {
+        let mut err = self.err.borrow_mut();
+        if err.is_none() {
+            *err = Some(e);
+        }
+    }
+
+    /// `(base − masked) ∪ overlay`.
+    fn comb(&self, base: Option<RoaringBitmap>, ov: RoaringBitmap) -> RoaringBitmap {
+        match base {
+            None => ov,
+            Some(mut b) => {
+                if !self.masked.is_empty() {
+                    b -= &self.masked;
+                }
+                b |= ov;
+                b
+            }
+        }
+    }
+
+    fn exists(&self, v: &FieldView<'_>) -> RoaringBitmap {
+        self.comb(
+            v.base.map(|(_, f)| f.exists.clone()),
+            v.ov.exists.to_roaring(),
+        )
+    }
+
+    /// Planning estimate.
+    fn exists_len(&self, v: &FieldView<'_>) -> u64 {
+        v.base.map_or(0, |(_, f)| f.exists.len()) + v.ov.exists.len()
+    }
+
+    fn keyword(&self, v: &FieldView<'_>, key: &KeywordKey) -> RoaringBitmap {
+        let base = v.base.and_then(|(b, f)| match b.keyword(f, key) {
+            Ok(hit) => Some(hit.map(|a| (*a).clone()).unwrap_or_default()),
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        });
+        self.comb(
+            base,
+            v.ov.keyword(key)
+                .map(|b| b.to_roaring())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Planning estimate.
+    fn keyword_len(&self, v: &FieldView<'_>, key: &KeywordKey) -> u64 {
+        v.base.map_or(0, |(b, f)| b.keyword_len(f, key)) + v.ov.keyword(key).map_or(0, |b| b.len())
+    }
+
+    fn range(
+        &self,
+        v: &FieldView<'_>,
+        lower: &Bound<Value>,
+        upper: &Bound<Value>,
+    ) -> RoaringBitmap {
+        let plan = plan_range(lower, upper);
+        let next = self.s.next_internal_id();
+        let base = v.base.map(|(b, f)| b.range(f, &plan, next));
+        self.comb(base, v.ov.range_plan(&plan, next))
     }
 
     fn eval(&self, f: &Filter) -> RoaringBitmap {
@@ -146,24 +232,25 @@ impl Eval<'_> {
         let Some(idx) = self.s.index(field) else {
             return Cost::Scan;
         };
+        let spec = idx.spec();
         match f {
-            Filter::Exists(_) => Cost::Bitmap(idx.exists.len()),
-            Filter::Eq(_, v) if idx.spec.keyword => match KeywordKey::of_query(v) {
-                Some(k) => Cost::Bitmap(idx.keyword(&k).map_or(0, |b| b.len())),
+            Filter::Exists(_) => Cost::Bitmap(self.exists_len(&idx)),
+            Filter::Eq(_, v) if spec.keyword => match KeywordKey::of_query(v) {
+                Some(k) => Cost::Bitmap(self.keyword_len(&idx, &k)),
                 None => Cost::Scan,
             },
-            Filter::In(_, vs) if idx.spec.keyword => {
+            Filter::In(_, vs) if spec.keyword => {
                 let mut n = 0;
                 for v in vs {
                     match KeywordKey::of_query(v) {
-                        Some(k) => n += idx.keyword(&k).map_or(0, |b| b.len()),
+                        Some(k) => n += self.keyword_len(&idx, &k),
                         None => return Cost::Scan,
                     }
                 }
                 Cost::Bitmap(n)
             }
-            Filter::Range { .. } if idx.spec.range => Cost::Range,
-            Filter::Eq(_, v) if idx.spec.range && Orderable::of(v).is_some() => Cost::Range,
+            Filter::Range { .. } if spec.range => Cost::Range,
+            Filter::Eq(_, v) if spec.range && Orderable::of(v).is_some() => Cost::Range,
             // `!=` costs an `exists` bitmap minus the `=` answer.
             Filter::Ne(..) => Cost::Range,
             _ => Cost::Scan,
@@ -174,7 +261,14 @@ impl Eval<'_> {
     fn probe(&self, ids: impl Iterator<Item = u32>, f: &Filter) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
         for id in ids {
-            if self.s.record(id).is_some_and(|r| f.matches(&r.doc)) {
+            let record = match self.s.try_record(id) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.fail(e);
+                    None
+                }
+            };
+            if record.is_some_and(|r| f.matches(&r.doc)) {
                 // Ids come in ascending order, so this appends.
                 let _ = out
                     .try_push(id)
@@ -193,15 +287,18 @@ impl Eval<'_> {
         }
         match self.s.index(field) {
             Some(idx) => self
-                .indexed(idx, f)
-                .unwrap_or_else(|| self.probe(idx.exists.to_roaring().iter(), f)),
+                .indexed(&idx, f)
+                .unwrap_or_else(|| self.probe(self.exists(&idx).iter(), f)),
             None => {
                 // A sequential walk of every live document (cheaper than id lookups).
                 let mut out = RoaringBitmap::new();
-                for (id, _, doc) in self.s.scan() {
+                let walk = self.s.try_for_each(|id, doc| {
                     if f.matches(doc) {
                         let _ = out.try_push(id);
                     }
+                });
+                if let Err(e) = walk {
+                    self.fail(e);
                 }
                 out
             }
@@ -209,10 +306,9 @@ impl Eval<'_> {
     }
 
     /// The answer from `idx` alone, when it can give one.
-    fn indexed(&self, idx: &FieldIndexData, f: &Filter) -> Option<RoaringBitmap> {
-        let next_id = self.s.next_internal_id();
+    fn indexed(&self, idx: &FieldView<'_>, f: &Filter) -> Option<RoaringBitmap> {
         match f {
-            Filter::Exists(_) => Some(idx.exists.to_roaring()),
+            Filter::Exists(_) => Some(self.exists(idx)),
             Filter::Eq(_, v) => self.eq(idx, v),
             Filter::In(_, vs) => {
                 let mut out = RoaringBitmap::new();
@@ -223,29 +319,26 @@ impl Eval<'_> {
             }
             Filter::Ne(_, v) => {
                 let eq = self.eq(idx, v)?;
-                let mut out = idx.exists.to_roaring();
+                let mut out = self.exists(idx);
                 out -= eq;
                 Some(out)
             }
-            Filter::Range { lower, upper, .. } if idx.spec.range => {
-                Some(idx.range(lower, upper, next_id))
+            Filter::Range { lower, upper, .. } if idx.spec().range => {
+                Some(self.range(idx, lower, upper))
             }
             _ => None,
         }
     }
 
-    fn eq(&self, idx: &FieldIndexData, v: &Value) -> Option<RoaringBitmap> {
-        if idx.spec.keyword {
+    fn eq(&self, idx: &FieldView<'_>, v: &Value) -> Option<RoaringBitmap> {
+        let spec = idx.spec();
+        if spec.keyword {
             let key = KeywordKey::of_query(v)?;
-            return Some(
-                idx.keyword(&key)
-                    .map(|b| b.to_roaring())
-                    .unwrap_or_default(),
-            );
+            return Some(self.keyword(idx, &key));
         }
-        if idx.spec.range && Orderable::of(v).is_some() {
+        if spec.range && Orderable::of(v).is_some() {
             let b = Bound::Included(v.clone());
-            return Some(idx.range(&b, &b, self.s.next_internal_id()));
+            return Some(self.range(idx, &b, &b));
         }
         None
     }

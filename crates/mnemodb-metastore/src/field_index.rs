@@ -68,12 +68,101 @@ pub(crate) struct FieldIndexData {
     pub(crate) spec: FieldIndex,
     /// Documents where the field is present.
     pub(crate) exists: ChunkedBitmap,
-    keyword: imbl::OrdMap<KeywordKey, ChunkedBitmap>,
-    range: imbl::OrdSet<(Orderable, u32)>,
+    pub(crate) keyword: imbl::OrdMap<KeywordKey, ChunkedBitmap>,
+    pub(crate) range: imbl::OrdSet<(Orderable, u32)>,
     /// Documents with a number in the range index.
-    numbers: ChunkedBitmap,
+    pub(crate) numbers: ChunkedBitmap,
     /// Documents with a timestamp in the range index.
-    timestamps: ChunkedBitmap,
+    pub(crate) timestamps: ChunkedBitmap,
+}
+
+/// One `(value, id)` entry of a range index.
+pub(crate) type RangeEntry = (Orderable, u32);
+
+/// What a range filter walks, independent of how the range index is stored
+/// ([`plan_range`]).
+#[derive(Debug, Clone)]
+pub(crate) enum RangePlan {
+    /// Nothing can match.
+    Empty,
+    /// Both ends unbounded: every number and every timestamp.
+    All,
+    /// The entries between `start` and `end`, within one class (numbers or timestamps)
+    /// whose first and last possible keys are `class_first` and `class_last`.
+    Walk {
+        start: Bound<RangeEntry>,
+        end: Bound<RangeEntry>,
+        class_first: RangeEntry,
+        class_last: RangeEntry,
+        timestamps: bool,
+    },
+}
+
+/// The plan of a range filter, as [`crate::filter::in_range`] defines it.
+pub(crate) fn plan_range(lower: &Bound<Value>, upper: &Bound<Value>) -> RangePlan {
+    let conv = |b: &Bound<Value>| -> Option<Bound<Orderable>> {
+        Some(match b {
+            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(v) => Bound::Included(Orderable::of(v)?),
+            Bound::Excluded(v) => Bound::Excluded(Orderable::of(v)?),
+        })
+    };
+    let (Some(lo), Some(hi)) = (conv(lower), conv(upper)) else {
+        return RangePlan::Empty;
+    };
+    let class = match (&lo, &hi) {
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+            if !a.same_class(b) {
+                return RangePlan::Empty;
+            }
+            *a
+        }
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Unbounded)
+        | (Bound::Unbounded, Bound::Included(a) | Bound::Excluded(a)) => *a,
+        (Bound::Unbounded, Bound::Unbounded) => return RangePlan::All,
+    };
+    // The class's first and last possible keys.
+    let (class_first, class_last, timestamps) = match class {
+        Orderable::Number(_) => (
+            (Orderable::Number(Number::Float(f64::NEG_INFINITY)), 0u32),
+            (Orderable::Number(Number::Float(f64::INFINITY)), u32::MAX),
+            false,
+        ),
+        Orderable::Timestamp(_) => (
+            (Orderable::Timestamp(i64::MIN), 0u32),
+            (Orderable::Timestamp(i64::MAX), u32::MAX),
+            true,
+        ),
+    };
+    // Ids are < u32::MAX, so (v, 0) and (v, u32::MAX) bracket every entry of value v.
+    let start = match lo {
+        Bound::Unbounded => Bound::Included(class_first),
+        Bound::Included(v) => Bound::Included((v, 0)),
+        Bound::Excluded(v) => Bound::Excluded((v, u32::MAX)),
+    };
+    let end = match hi {
+        Bound::Unbounded => Bound::Included(class_last),
+        Bound::Included(v) => Bound::Included((v, u32::MAX)),
+        Bound::Excluded(v) => Bound::Excluded((v, 0)),
+    };
+    let (s, e) = match (&start, &end) {
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
+            (*s, *e)
+        }
+        _ => return RangePlan::Empty,
+    };
+    if s > e
+        || (s == e && !(matches!(start, Bound::Included(_)) && matches!(end, Bound::Included(_))))
+    {
+        return RangePlan::Empty;
+    }
+    RangePlan::Walk {
+        start,
+        end,
+        class_first,
+        class_last,
+        timestamps,
+    }
 }
 
 impl FieldIndexData {
@@ -157,7 +246,8 @@ impl FieldIndexData {
     }
 
     /// Documents whose value lies within the bounds, as [`crate::filter::in_range`]
-    /// defines it. `next_id` bounds the ids (for the dense result builder).
+    /// defines it (tests; the evaluator plans once with [`plan_range`]). `next_id` bounds the ids (for the dense result builder).
+    #[cfg(test)]
     pub(crate) fn range(
         &self,
         lower: &Bound<Value>,
@@ -165,67 +255,36 @@ impl FieldIndexData {
         next_id: u32,
     ) -> RoaringBitmap {
         debug_assert!(self.spec.range);
-        let conv = |b: &Bound<Value>| -> Option<Bound<Orderable>> {
-            Some(match b {
-                Bound::Unbounded => Bound::Unbounded,
-                Bound::Included(v) => Bound::Included(Orderable::of(v)?),
-                Bound::Excluded(v) => Bound::Excluded(Orderable::of(v)?),
-            })
-        };
-        let (Some(lo), Some(hi)) = (conv(lower), conv(upper)) else {
-            return RoaringBitmap::new();
-        };
-        let class = match (&lo, &hi) {
-            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
-                if !a.same_class(b) {
-                    return RoaringBitmap::new();
-                }
-                *a
-            }
-            (Bound::Included(a) | Bound::Excluded(a), Bound::Unbounded)
-            | (Bound::Unbounded, Bound::Included(a) | Bound::Excluded(a)) => *a,
-            (Bound::Unbounded, Bound::Unbounded) => {
+        self.range_plan(&plan_range(lower, upper), next_id)
+    }
+
+    /// The answer to a [`RangePlan`] from this index.
+    pub(crate) fn range_plan(&self, plan: &RangePlan, next_id: u32) -> RoaringBitmap {
+        let (start, end, class_first, class_last, class_ids) = match plan {
+            RangePlan::Empty => return RoaringBitmap::new(),
+            RangePlan::All => {
                 let mut out = self.numbers.to_roaring();
                 self.timestamps.or_into(&mut out);
                 return out;
             }
-        };
-        // The class's first and last possible keys.
-        let (class_first, class_last, class_ids) = match class {
-            Orderable::Number(_) => (
-                (Orderable::Number(Number::Float(f64::NEG_INFINITY)), 0u32),
-                (Orderable::Number(Number::Float(f64::INFINITY)), u32::MAX),
-                &self.numbers,
+            RangePlan::Walk {
+                start,
+                end,
+                class_first,
+                class_last,
+                timestamps,
+            } => (
+                *start,
+                *end,
+                *class_first,
+                *class_last,
+                if *timestamps {
+                    &self.timestamps
+                } else {
+                    &self.numbers
+                },
             ),
-            Orderable::Timestamp(_) => (
-                (Orderable::Timestamp(i64::MIN), 0u32),
-                (Orderable::Timestamp(i64::MAX), u32::MAX),
-                &self.timestamps,
-            ),
         };
-        // Ids are < u32::MAX, so (v, 0) and (v, u32::MAX) bracket every entry of value v.
-        let start = match lo {
-            Bound::Unbounded => Bound::Included(class_first),
-            Bound::Included(v) => Bound::Included((v, 0)),
-            Bound::Excluded(v) => Bound::Excluded((v, u32::MAX)),
-        };
-        let end = match hi {
-            Bound::Unbounded => Bound::Included(class_last),
-            Bound::Included(v) => Bound::Included((v, u32::MAX)),
-            Bound::Excluded(v) => Bound::Excluded((v, 0)),
-        };
-        let (s, e) = match (&start, &end) {
-            (Bound::Included(s) | Bound::Excluded(s), Bound::Included(e) | Bound::Excluded(e)) => {
-                (*s, *e)
-            }
-            _ => return RoaringBitmap::new(),
-        };
-        if s > e
-            || (s == e
-                && !(matches!(start, Bound::Included(_)) && matches!(end, Bound::Included(_))))
-        {
-            return RoaringBitmap::new();
-        }
         // The complement within the class: below `start` and above `end`.
         let below_end = match start {
             Bound::Included(s) => Bound::Excluded(s),
@@ -265,33 +324,6 @@ impl FieldIndexData {
     #[cfg(test)]
     pub(crate) fn range_len(&self) -> usize {
         self.range.len()
-    }
-
-    /// Every structure, exactly (`Debug` keeps `Int(3)` and `Float(3.0)` apart), for tests
-    /// that compare two ways of building an index.
-    #[cfg(test)]
-    pub(crate) fn dump(&self) -> String {
-        let bits = |b: &ChunkedBitmap| (b.len(), b.to_roaring().iter().collect::<Vec<_>>());
-        // Equal numeric keys (`Int(0)`, `Float(-0.0)`) are one key, spelled as whichever
-        // came first: show the number.
-        let key = |k: &KeywordKey| match k {
-            KeywordKey::Number(Number::Int(i)) => format!("num {}", *i as f64 + 0.0),
-            KeywordKey::Number(Number::Float(f)) => format!("num {}", f + 0.0),
-            other => format!("{other:?}"),
-        };
-        let keyword: Vec<_> = self
-            .keyword
-            .iter()
-            .map(|(k, b)| (key(k), bits(b)))
-            .collect();
-        let range: Vec<_> = self.range.iter().collect();
-        format!(
-            "{:?} exists={:?} keyword={keyword:?} range={range:?} numbers={:?} timestamps={:?}",
-            self.spec,
-            bits(&self.exists),
-            bits(&self.numbers),
-            bits(&self.timestamps)
-        )
     }
 }
 

@@ -7,7 +7,11 @@
 //!   id (`u32`, never reused), external ↔ internal id maps, keyword / range / exists
 //!   indexes per [`Schema`], [`MetaState::apply`] of a [`MetaOp`] (whose byte encoding is
 //!   the WAL payload), checkpoint encode/decode, and O(1) [`Snapshot`]s built on persistent
-//!   data structures (`imbl`) and copy-on-write bitmap chunks.
+//!   data structures (`imbl`) and copy-on-write bitmap chunks. A state opened from a
+//!   checkpoint ([`MetaState::open_checkpoint`]) uses the mapped file **in place** as an
+//!   immutable, shared *base* (documents decoded on first access, ids and ranges found by
+//!   binary search, stored bitmaps) under an *overlay* of the changes since: opening 1M
+//!   documents checks CRCs and structure only, it decodes no document.
 //! - [`MetaStore`]: a `MetaState` + a `mnemodb_wal::Wal` + checkpoint files in a directory,
 //!   with one writer (group-committed fsyncs) and lock-free readers (`arc-swap`).
 //!
@@ -61,6 +65,7 @@
 //! [`MAX_EXTERNAL_ID_BYTES`] (4 KiB). Formats: `docs/FORMAT.md` ("Metastore").
 #![forbid(unsafe_code)]
 
+mod base;
 mod bitmap;
 mod checkpoint;
 mod codec;

@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use mnemodb_format::FormatError;
+
+use crate::base::{Base, BaseField};
 use crate::bitmap::ChunkedBitmap;
 use crate::codec::{MAX_DOCUMENT_BYTES, encode_document};
 use crate::error::{Error, Result};
 use crate::external_id::ExternalId;
 use crate::field_index::{FieldIndexBuilder, FieldIndexData};
 use crate::op::MetaOp;
-use crate::schema::Schema;
+use crate::schema::{FieldIndex, Schema};
 use crate::value::{Document, Value, resolve};
 
 /// A WAL log sequence number (the same numbering as `mnemodb_wal::Lsn`).
@@ -35,10 +38,18 @@ pub(crate) struct Record {
 /// and the engine drives it from the engine's WAL (whose records carry vectors and
 /// [`MetaOp`] bytes together). Feed it ops in LSN order with [`apply`](Self::apply) and
 /// [`set_lsn`](Self::set_lsn); [`encode_checkpoint`](Self::encode_checkpoint) /
-/// [`decode_checkpoint`](Self::decode_checkpoint) persist it.
+/// [`open_checkpoint`](Self::open_checkpoint) / [`decode_checkpoint`](Self::decode_checkpoint) persist it.
 ///
-/// **Cloning is O(1)** (every part is a persistent map or vector, `imbl`), and a clone
-/// shares all structure: a write after a clone copies only the O(log n) paths it touches
+/// **Base + overlay.** A state opened from a checkpoint
+/// ([`open_checkpoint`](Self::open_checkpoint)) keeps the file as its *base*: immutable,
+/// `Arc`-shared by every clone, read in place (documents decoded on first access and
+/// cached, external ids and range entries binary-searched, bitmaps stored). Every change
+/// since goes to the *overlay* (the persistent structures below), which holds only new ids
+/// and the base ids it replaced or deleted; those are masked out of the base's indexes, so
+/// an index answer is `(base − masked) ∪ overlay`. A state built by ops has no base.
+///
+/// **Cloning is O(1)** (every part is a persistent map or vector, `imbl`, or the shared
+/// base), and a clone shares all structure: a write after a clone copies only the O(log n) paths it touches
 /// and one ≤ 8 KiB bitmap container per index bitmap it changes. Snapshots are clones.
 ///
 /// **Internal ids** are handed out densely from 0 and never reused, not even after a
@@ -49,16 +60,39 @@ pub(crate) struct Record {
 #[derive(Debug, Clone)]
 pub struct MetaState {
     pub(crate) schema: Arc<Schema>,
-    /// Slot `i` holds the document of internal id `i` (`None` once deleted).
+    /// The checkpoint this state was opened from, used in place (`crate::base`); `None`
+    /// for a state built by ops or loaded from a layout-1 checkpoint. Its ids are
+    /// `0..base.next()`; everything else below is the *overlay*: the changes since.
+    pub(crate) base: Option<Arc<Base>>,
+    /// Base ids the overlay replaced (`Some`: the current record) or deleted (`None`).
+    pub(crate) changed: imbl::OrdMap<u32, Option<Arc<Record>>>,
+    /// The keys of `changed`: the base ids whose base index entries no longer count.
+    pub(crate) masked: ChunkedBitmap,
+    /// Slot `i` holds the document of internal id `base_next + i` (`None` once deleted).
     pub(crate) slots: imbl::Vector<Option<Arc<Record>>>,
-    by_u64: imbl::HashMap<u64, u32>,
-    by_str: imbl::HashMap<Arc<str>, u32>,
+    /// External → internal ids of the overlay's slots (the base's are in the base).
+    pub(crate) by_u64: imbl::HashMap<u64, u32>,
+    pub(crate) by_str: imbl::HashMap<Arc<str>, u32>,
+    /// Live ids held by the overlay (replaced base ids and live slots).
     pub(crate) live: ChunkedBitmap,
-    /// Declared fields and their indexes, in schema order.
+    /// Declared fields and the overlay's indexes (overlay documents only), in schema order.
     pub(crate) indexes: Arc<Vec<(String, FieldIndexData)>>,
-    /// Top-level field name → number of live documents that have it.
+    /// Top-level field name → number of live documents that have it (base and overlay).
     pub(crate) field_counts: imbl::OrdMap<Arc<str>, u64>,
     lsn: Lsn,
+}
+
+/// The indexes of one declared field: the overlay's, and the base's when there is one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldView<'a> {
+    pub(crate) ov: &'a FieldIndexData,
+    pub(crate) base: Option<(&'a Base, &'a BaseField)>,
+}
+
+impl FieldView<'_> {
+    pub(crate) fn spec(&self) -> FieldIndex {
+        self.ov.spec
+    }
 }
 
 impl MetaState {
@@ -71,6 +105,9 @@ impl MetaState {
             .collect();
         Ok(MetaState {
             schema: Arc::new(schema),
+            base: None,
+            changed: imbl::OrdMap::new(),
+            masked: ChunkedBitmap::default(),
             slots: imbl::Vector::new(),
             by_u64: imbl::HashMap::new(),
             by_str: imbl::HashMap::new(),
@@ -79,6 +116,21 @@ impl MetaState {
             field_counts: imbl::OrdMap::new(),
             lsn: 0,
         })
+    }
+
+    /// A state whose documents and indexes are the checkpoint `base` (written under
+    /// `schema`), with an empty overlay.
+    pub(crate) fn from_base(base: Base, schema: Schema, lsn: Lsn) -> Result<Self> {
+        let mut s = MetaState::new(schema)?;
+        s.field_counts = base.field_counts.iter().cloned().collect();
+        s.base = Some(Arc::new(base));
+        s.lsn = lsn;
+        Ok(s)
+    }
+
+    /// Ids of the base (0 without one).
+    fn base_next(&self) -> u32 {
+        self.base.as_ref().map_or(0, |b| b.next())
     }
 
     /// The schema.
@@ -99,25 +151,35 @@ impl MetaState {
 
     /// Number of live documents.
     pub fn len(&self) -> u64 {
-        self.live.len()
+        // Every masked id was live in the base.
+        let base = self.base.as_ref().map_or(0, |b| b.live.len());
+        base - self.masked.len() + self.live.len()
     }
 
     /// Whether there is no live document.
     pub fn is_empty(&self) -> bool {
-        self.live.is_empty()
+        self.len() == 0
     }
 
     /// The internal id the next new document gets (= how many ids were ever handed out).
     pub fn next_internal_id(&self) -> u32 {
         // Bounded by MAX_INTERNAL_ID.
-        self.slots.len() as u32
+        self.base_next() + self.slots.len() as u32
     }
 
     /// The internal id of `id`, when it is live.
     pub fn internal_id(&self, id: &ExternalId) -> Option<u32> {
-        match id {
-            ExternalId::U64(v) => self.by_u64.get(v).copied(),
-            ExternalId::Str(s) => self.by_str.get(s.as_str()).copied(),
+        let ov = match id {
+            ExternalId::U64(v) => self.by_u64.get(v),
+            ExternalId::Str(s) => self.by_str.get(s.as_str()),
+        };
+        if let Some(i) = ov {
+            return Some(*i);
+        }
+        let i = self.base.as_ref()?.internal_of(id)?;
+        match self.changed.get(&i) {
+            Some(None) => None,
+            _ => Some(i),
         }
     }
 
@@ -136,17 +198,74 @@ impl MetaState {
         self.record(internal).map(|r| &r.external)
     }
 
+    /// The record of `internal`; a checkpoint record that does not decode reads as absent
+    /// (see [`try_record`](Self::try_record) and [`verify`](Self::verify)).
     pub(crate) fn record(&self, internal: u32) -> Option<&Record> {
-        self.slots.get(internal as usize)?.as_deref()
+        let bn = self.base_next();
+        if internal < bn {
+            match self.changed.get(&internal) {
+                Some(r) => r.as_deref(),
+                None => self.base.as_ref()?.record(internal),
+            }
+        } else {
+            self.slots.get((internal - bn) as usize)?.as_deref()
+        }
+    }
+
+    /// [`record`](Self::record), with a damaged checkpoint record as an error.
+    pub(crate) fn try_record(
+        &self,
+        internal: u32,
+    ) -> std::result::Result<Option<&Record>, FormatError> {
+        let bn = self.base_next();
+        if internal < bn && !self.changed.contains_key(&internal) {
+            match &self.base {
+                Some(b) => b.try_record(internal),
+                None => Ok(None),
+            }
+        } else {
+            Ok(self.record(internal))
+        }
+    }
+
+    /// The overlay's record of `internal` (replaced base ids and slots).
+    pub(crate) fn overlay_record(&self, internal: u32) -> Option<&Record> {
+        let bn = self.base_next();
+        if internal < bn {
+            self.changed.get(&internal)?.as_deref()
+        } else {
+            self.slots.get((internal - bn) as usize)?.as_deref()
+        }
+    }
+
+    /// Decode every document and keyword bitmap of the checkpoint the state was opened
+    /// from (they are otherwise decoded on first use), without caching them: a damaged
+    /// one is `Err(Format(Corrupted))`. For tools (`verify`) and tests.
+    pub fn verify(&self) -> Result<()> {
+        if let Some(b) = &self.base {
+            b.verify()?;
+        }
+        Ok(())
     }
 
     /// Live documents in internal-id order, starting at internal id `from`.
     pub fn scan_from(&self, from: u32) -> impl Iterator<Item = (u32, &ExternalId, &Document)> + '_ {
-        self.slots
+        let bn = self.base_next();
+        let base = self
+            .base
+            .iter()
+            .flat_map(move |b| b.live.range(from..))
+            .filter_map(|i| self.record(i).map(|r| (i, &r.external, &r.doc)));
+        let overlay = self
+            .slots
             .iter()
             .enumerate()
-            .skip(from as usize)
-            .filter_map(|(i, slot)| slot.as_deref().map(|r| (i as u32, &r.external, &r.doc)))
+            .skip(from.saturating_sub(bn) as usize)
+            .filter_map(move |(i, slot)| {
+                slot.as_deref()
+                    .map(|r| (bn + i as u32, &r.external, &r.doc))
+            });
+        base.chain(overlay)
     }
 
     /// Every live document in internal-id order.
@@ -154,14 +273,47 @@ impl MetaState {
         self.scan_from(0)
     }
 
+    /// Every live document in id order, a damaged checkpoint record as an error.
+    pub(crate) fn try_for_each(
+        &self,
+        mut f: impl FnMut(u32, &Document),
+    ) -> std::result::Result<(), FormatError> {
+        if let Some(b) = &self.base {
+            for i in &b.live {
+                if let Some(r) = self.try_record(i)? {
+                    f(i, &r.doc);
+                }
+            }
+        }
+        for (i, _, doc) in self.scan_from(self.base_next()) {
+            f(i, doc);
+        }
+        Ok(())
+    }
+
     /// Whether internal id `internal` is live (O(1): one bitmap chunk lookup).
     pub fn is_live(&self, internal: u32) -> bool {
-        self.live.contains(internal)
+        match &self.base {
+            Some(b) if internal < b.next() && !self.masked.contains(internal) => {
+                b.live.contains(internal)
+            }
+            _ => self.live.contains(internal),
+        }
     }
 
     /// The internal ids of every live document.
     pub fn live_ids(&self) -> RoaringBitmap {
-        self.live.to_roaring()
+        match &self.base {
+            Some(b) => {
+                let mut out = b.live.clone();
+                if !self.masked.is_empty() {
+                    out -= self.masked.to_roaring();
+                }
+                self.live.or_into(&mut out);
+                out
+            }
+            None => self.live.to_roaring(),
+        }
     }
 
     /// Whether a filter field is known: declared in the schema, or its top-level name is
@@ -176,11 +328,14 @@ impl MetaState {
         self.field_counts.get(top).is_some_and(|n| *n > 0)
     }
 
-    pub(crate) fn index(&self, path: &str) -> Option<&FieldIndexData> {
-        self.indexes
-            .iter()
-            .find(|(name, _)| name == path)
-            .map(|(_, idx)| idx)
+    pub(crate) fn index(&self, path: &str) -> Option<FieldView<'_>> {
+        let pos = self.indexes.iter().position(|(name, _)| name == path)?;
+        let ov = &self.indexes.get(pos)?.1;
+        let base = self
+            .base
+            .as_deref()
+            .and_then(|b| Some((b, b.fields.get(pos)?)));
+        Some(FieldView { ov, base })
     }
 
     /// Apply one op (the caller has encoded it, so its limits hold; see [`MetaOp`]).
@@ -194,7 +349,7 @@ impl MetaState {
                     .internal_id(id)
                     .ok_or_else(|| Error::NotFound { id: id.clone() })?;
                 let old = self
-                    .record(internal)
+                    .try_record(internal)?
                     .map(|r| r.doc.clone())
                     .unwrap_or_default();
                 let mut merged = old;
@@ -208,7 +363,29 @@ impl MetaState {
                 let Some(internal) = self.internal_id(id) else {
                     return Ok(None);
                 };
-                let old = self.slots.set(internal as usize, None);
+                let bn = self.base_next();
+                if internal < bn {
+                    match self.changed.get(&internal).cloned() {
+                        None => {
+                            // Still the base's document: mask it.
+                            if let Some(base) = self.base.clone() {
+                                let old = base.try_record(internal)?;
+                                self.count_fields(old.map(|r| &r.doc), None);
+                            }
+                            self.masked.insert(internal);
+                            self.changed.insert(internal, None);
+                        }
+                        Some(old) => {
+                            self.changed.insert(internal, None);
+                            if let Some(old) = old {
+                                self.unindex(internal, Some(&old.doc), None);
+                            }
+                            self.live.remove(internal);
+                        }
+                    }
+                    return Ok(Some(internal));
+                }
+                let old = self.slots.set((internal - bn) as usize, None);
                 if let Some(old) = old {
                     self.unindex(internal, Some(&old.doc), None);
                 }
@@ -229,6 +406,7 @@ impl MetaState {
     pub(crate) fn put(&mut self, id: &ExternalId, doc: Document) -> Result<u32> {
         id.validate()?;
         let existing = self.internal_id(id);
+        let bn = self.base_next();
         let internal = match existing {
             Some(i) => i,
             None => {
@@ -246,8 +424,27 @@ impl MetaState {
             doc,
         });
         match existing {
+            Some(i) if i < bn => match self.changed.get(&i).cloned() {
+                None => {
+                    // Replacing the base's document: mask it, the overlay holds the new one.
+                    let base = self.base.clone();
+                    let old = match &base {
+                        Some(b) => b.try_record(i)?,
+                        None => None,
+                    };
+                    self.masked.insert(i);
+                    self.changed.insert(i, Some(Arc::clone(&record)));
+                    self.live.insert(i);
+                    self.reindex(i, None, Some(&record.doc));
+                    self.count_fields(old.map(|r| &r.doc), Some(&record.doc));
+                }
+                Some(old) => {
+                    self.changed.insert(i, Some(Arc::clone(&record)));
+                    self.unindex(i, old.as_ref().map(|o| &o.doc), Some(&record.doc));
+                }
+            },
             Some(i) => {
-                let old = self.slots.set(i as usize, Some(Arc::clone(&record)));
+                let old = self.slots.set((i - bn) as usize, Some(Arc::clone(&record)));
                 self.unindex(i, old.as_ref().map(|o| &o.doc), Some(&record.doc));
             }
             None => {
@@ -270,6 +467,12 @@ impl MetaState {
     /// Move document `id`'s index entries from `old` to `new` (either may be absent);
     /// fields whose value did not change are not touched.
     fn unindex(&mut self, id: u32, old: Option<&Document>, new: Option<&Document>) {
+        self.reindex(id, old, new);
+        self.count_fields(old, new);
+    }
+
+    /// The overlay-index half of [`unindex`](Self::unindex).
+    fn reindex(&mut self, id: u32, old: Option<&Document>, new: Option<&Document>) {
         let changed = self.indexes.iter().any(|(path, _)| {
             let o = old.and_then(|d| resolve(d, path));
             let n = new.and_then(|d| resolve(d, path));
@@ -293,7 +496,10 @@ impl MetaState {
                 }
             }
         }
-        // Top-level field counts.
+    }
+
+    /// The top-level field counts half of [`unindex`](Self::unindex).
+    fn count_fields(&mut self, old: Option<&Document>, new: Option<&Document>) {
         if let Some(old) = old {
             for key in old.keys() {
                 if new.is_some_and(|n| n.contains_key(key)) {
@@ -501,6 +707,9 @@ impl BulkLoad {
         indexes.sort_by_key(|(name, _)| order.iter().position(|n| *n == name.as_str()));
         Ok(MetaState {
             schema: self.schema,
+            base: None,
+            changed: imbl::OrdMap::new(),
+            masked: ChunkedBitmap::default(),
             slots: self.slots.into_iter().collect(),
             by_u64,
             by_str,
@@ -560,33 +769,88 @@ impl Deref for Snapshot {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Every part of a state, exactly.
-    fn dump(s: &MetaState) -> String {
-        let slots: Vec<_> = s
-            .slots
-            .iter()
-            .map(|r| r.as_ref().map(|r| (&r.external, &r.doc)))
+    /// Every part of a state, exactly, whatever its representation (base + overlay or
+    /// overlay only): documents per id, id maps, live ids, and per index the merged
+    /// `exists` / keyword / range / class bitmaps, and the field counts.
+    pub(crate) fn dump(s: &MetaState) -> String {
+        use crate::field_index::KeywordKey;
+        use crate::value::Number;
+        let slots: Vec<_> = (0..s.next_internal_id())
+            .map(|i| s.get_by_internal(i))
             .collect();
-        let mut by_u64: Vec<_> = s.by_u64.iter().collect();
+        let mut by_u64 = Vec::new();
+        let mut by_str = Vec::new();
+        for (i, e, _) in s.scan() {
+            assert_eq!(s.internal_id(e), Some(i));
+            match e {
+                ExternalId::U64(v) => by_u64.push((*v, i)),
+                ExternalId::Str(x) => by_str.push((x.clone(), i)),
+            }
+        }
         by_u64.sort();
-        let mut by_str: Vec<_> = s.by_str.iter().collect();
         by_str.sort();
-        let indexes: Vec<_> = s.indexes.iter().map(|(n, i)| (n, i.dump())).collect();
-        let counts: Vec<_> = s.field_counts.iter().collect();
+        let masked = s.masked.to_roaring();
+        let comb = |b: Option<&RoaringBitmap>, o: &ChunkedBitmap| {
+            let mut out = b.cloned().unwrap_or_default();
+            out -= &masked;
+            o.or_into(&mut out);
+            out.iter().collect::<Vec<_>>()
+        };
+        let key = |k: &KeywordKey| match k {
+            KeywordKey::Number(Number::Int(i)) => format!("num {}", *i as f64 + 0.0),
+            KeywordKey::Number(Number::Float(f)) => format!("num {}", f + 0.0),
+            other => format!("{other:?}"),
+        };
+        let mut indexes = Vec::new();
+        for (name, _) in s.indexes.iter() {
+            let v = s.index(name).unwrap();
+            let bf = v.base;
+            let mut keyword: BTreeMap<String, RoaringBitmap> = BTreeMap::new();
+            let mut range = Vec::new();
+            if let Some((b, f)) = bf {
+                for (k, bits) in b.keyword_entries(f) {
+                    *keyword.entry(key(&k)).or_default() |= bits - &masked;
+                }
+                range.extend(
+                    b.range_entries(f)
+                        .into_iter()
+                        .filter(|(_, id)| !masked.contains(*id)),
+                );
+            }
+            for (k, bits) in v.ov.keyword.iter() {
+                *keyword.entry(key(k)).or_default() |= bits.to_roaring();
+            }
+            range.extend(v.ov.range.iter().copied());
+            range.sort();
+            let keyword: Vec<_> = keyword
+                .into_iter()
+                .filter(|(_, b)| !b.is_empty())
+                .map(|(k, b)| (k, b.iter().collect::<Vec<_>>()))
+                .collect();
+            indexes.push(format!(
+                "{name} {:?} exists={:?} keyword={keyword:?} range={range:?} numbers={:?} timestamps={:?}",
+                v.spec(),
+                comb(bf.map(|(_, f)| &f.exists), &v.ov.exists),
+                comb(bf.map(|(_, f)| &f.numbers), &v.ov.numbers),
+                comb(bf.map(|(_, f)| &f.timestamps), &v.ov.timestamps),
+            ));
+        }
+        let counts: Vec<_> = s.field_counts.iter().filter(|(_, n)| **n > 0).collect();
         format!(
             "lsn={} slots={slots:?} u64={by_u64:?} str={by_str:?} live={:?}/{} \
              indexes={indexes:?} counts={counts:?}",
             s.lsn,
-            s.live.to_roaring(),
-            s.live.len()
+            s.live_ids(),
+            s.len()
         )
     }
 
-    /// A checkpoint load (bulk build) gives exactly the state that applying the ops one by
-    /// one gives: every map, bitmap, range set and count.
+    /// A checkpoint load (bulk build from layout 1, and the in-place open of layout 2)
+    /// gives exactly the state that applying the ops one by one gives: every map, bitmap,
+    /// range set and count.
     #[test]
     fn bulk_load_equals_applying_one_by_one() {
         let schema = Schema::new()
@@ -649,11 +913,16 @@ mod tests {
         let last = s.scan().last().map(|(_, e, _)| e.clone()).unwrap();
         s.apply(&MetaOp::Delete { id: last }).unwrap();
         assert!(s.len() > 100);
-        let bytes = s.encode_checkpoint().unwrap();
-        let (back, _) =
-            MetaState::decode_checkpoint(&bytes, std::path::Path::new("c"), schema).unwrap();
-        assert_eq!(back.next_internal_id(), s.next_internal_id());
-        assert_eq!(dump(&back), dump(&s));
+        for bytes in [
+            s.encode_checkpoint_layout1().unwrap(),
+            s.encode_checkpoint().unwrap(),
+        ] {
+            let (back, _) =
+                MetaState::decode_checkpoint(&bytes, std::path::Path::new("c"), schema.clone())
+                    .unwrap();
+            assert_eq!(back.next_internal_id(), s.next_internal_id());
+            assert_eq!(dump(&back), dump(&s));
+        }
     }
 
     fn doc(pairs: &[(&str, Value)]) -> Document {
@@ -772,5 +1041,167 @@ mod tests {
                 ("d", Value::Map(doc(&[("y", Value::Int(5))]))),
             ])
         );
+    }
+}
+
+/// The in-place checkpoint (base + overlay) against a state that applied every op
+/// directly: random ops, a checkpoint opened in place, more ops on the overlay
+/// (replacements, patches, deletes of base and overlay ids), a second checkpoint of the
+/// merged state, more ops again. After each phase every document, id lookup, index and
+/// filter agrees.
+#[cfg(test)]
+mod in_place_tests {
+    use proptest::prelude::*;
+
+    use super::tests::dump;
+    use super::*;
+    use crate::filter::Filter;
+
+    fn schema() -> Schema {
+        Schema::new()
+            .keyword("k")
+            .range("n")
+            .keyword("both")
+            .range("both")
+            .keyword("tags")
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            (-4i64..4).prop_map(Value::Int),
+            (-8i32..8).prop_map(|x| Value::Float(f64::from(x) / 2.0)),
+            Just(Value::Float(f64::NAN)),
+            Just(Value::Float(-0.0)),
+            (0i64..5).prop_map(Value::Timestamp),
+            (0u8..4).prop_map(|x| Value::String(format!("s{x}"))),
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0u8..3, 0u8..3).prop_map(|(a, b)| Value::List(vec![format!("s{a}"), format!("s{b}")])),
+        ]
+    }
+
+    fn doc() -> impl Strategy<Value = Document> {
+        proptest::collection::btree_map(
+            prop_oneof![
+                Just("k".to_string()),
+                Just("n".to_string()),
+                Just("both".to_string()),
+                Just("tags".to_string()),
+                Just("other".to_string()),
+            ],
+            value(),
+            0..5,
+        )
+    }
+
+    fn id() -> impl Strategy<Value = ExternalId> {
+        prop_oneof![
+            (0u64..40).prop_map(ExternalId::U64),
+            (0u8..30).prop_map(|x| ExternalId::Str(format!("e{x}"))),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = MetaOp> {
+        prop_oneof![
+            5 => (id(), doc()).prop_map(|(id, doc)| MetaOp::Put { id, doc }),
+            2 => (id(), doc()).prop_map(|(id, patch)| MetaOp::Patch { id, patch }),
+            2 => id().prop_map(|id| MetaOp::Delete { id }),
+        ]
+    }
+
+    const FILTERS: [&str; 12] = [
+        "k = \"s1\"",
+        "k in [\"s0\", 2, null] or n > 1",
+        "n >= -1 and n < 2.5",
+        "n >= @1",
+        "both = 1 or both = \"s2\"",
+        "both > -2 and not both = 0",
+        "tags = \"s1\" and tags != \"s2\"",
+        "exists(k) and not exists(n)",
+        "other = 1 or other = \"s0\"",
+        "k != 3",
+        "*",
+        "n = 0",
+    ];
+
+    fn check(got: &MetaState, want: &MetaState) {
+        assert_eq!(dump(got), dump(want));
+        assert_eq!(got.len(), want.len());
+        assert_eq!(got.next_internal_id(), want.next_internal_id());
+        for i in 0..want.next_internal_id() + 1 {
+            assert_eq!(got.is_live(i), want.is_live(i));
+            assert_eq!(got.external_of(i), want.external_of(i));
+        }
+        let from = want.next_internal_id() / 2;
+        let a: Vec<_> = got
+            .scan_from(from)
+            .map(|(i, e, _)| (i, e.clone()))
+            .collect();
+        let b: Vec<_> = want
+            .scan_from(from)
+            .map(|(i, e, _)| (i, e.clone()))
+            .collect();
+        assert_eq!(a, b);
+        for text in FILTERS {
+            let f = Filter::parse(text).unwrap();
+            let brute: RoaringBitmap = want
+                .scan()
+                .filter(|(_, _, d)| f.matches(d))
+                .map(|(i, _, _)| i)
+                .collect();
+            assert_eq!(got.filter(&f).unwrap(), brute, "{text}");
+            assert_eq!(want.filter(&f).unwrap(), brute, "{text}");
+        }
+        got.verify().unwrap();
+    }
+
+    fn apply_all(ops: &[MetaOp], states: &mut [&mut MetaState]) {
+        for op in ops {
+            let results: Vec<_> = states.iter_mut().map(|s| s.apply(op).ok()).collect();
+            assert!(
+                results.windows(2).all(|w| w[0] == w[1]),
+                "{op:?}: {results:?}"
+            );
+        }
+    }
+
+    fn reopen(s: &MetaState) -> MetaState {
+        let bytes = s.encode_checkpoint().unwrap();
+        let (back, info) = MetaState::open_checkpoint(
+            mnemodb_io::ReadOnlyBytes::copy_from_slice(&bytes),
+            std::path::Path::new("c"),
+            schema(),
+        )
+        .unwrap();
+        assert!(back.base.is_some());
+        assert_eq!(info.document_count, s.len());
+        back
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+        #[test]
+        fn in_place_open_equals_direct_application(
+            ops1 in proptest::collection::vec(op(), 0..80),
+            ops2 in proptest::collection::vec(op(), 0..60),
+            ops3 in proptest::collection::vec(op(), 0..40),
+        ) {
+            let mut want = MetaState::new(schema()).unwrap();
+            apply_all(&ops1, &mut [&mut want]);
+            let mut got = reopen(&want);
+            check(&got, &want);
+            let snapshot = got.snapshot();
+            let before = dump(&snapshot);
+            apply_all(&ops2, &mut [&mut got, &mut want]);
+            check(&got, &want);
+            // A snapshot taken before the overlay changes is unaffected.
+            assert_eq!(dump(&snapshot), before);
+            let mut again = reopen(&got);
+            check(&again, &want);
+            // Checkpointing twice gives the same bytes.
+            assert_eq!(again.encode_checkpoint().unwrap(), got.encode_checkpoint().unwrap());
+            apply_all(&ops3, &mut [&mut again, &mut want]);
+            check(&again, &want);
+        }
     }
 }

@@ -199,7 +199,7 @@ fn load_checkpoint(
     schema: &Schema,
 ) -> Result<(MetaState, CheckpointInfo)> {
     let bytes = fs.map_readonly(path).at("read checkpoint", path)?;
-    let (state, info) = MetaState::decode_checkpoint(&bytes, path, schema.clone())?;
+    let (state, info) = MetaState::open_checkpoint(bytes, path, schema.clone())?;
     if info.lsn != lsn {
         return Err(mnemodb_format::FormatError::corrupted(
             path,

@@ -213,7 +213,9 @@ pub(crate) fn open_collection(
                     ),
                 ));
             }
-            let (state, info) = MetaState::decode_checkpoint(&bytes, &path, config.schema.clone())?;
+            // Layout-2 checkpoints are used in place: the mapping is kept, documents are
+            // decoded on first use.
+            let (state, info) = MetaState::open_checkpoint(bytes, &path, config.schema.clone())?;
             // The checkpoint holds the collection as of its last write (`info.lsn`); the
             // manifest's `applied_lsn` can be later (the collection was frozen at a later
             // LSN, or untouched since and carried forward by `install`): no record in

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use mnemodb_metastore::{
-    Document, Filter, MetaState, Schema, Value, decode_document, encode_document,
+    Document, ExternalId, Filter, MetaOp, MetaState, Schema, Value, decode_document,
+    encode_document,
 };
 
 use mnemodb_testkit::fuzz_corpus as corpus;
@@ -47,15 +48,40 @@ pub fn checkpoint_decode(data: &[u8]) {
     {
         assert_eq!(state.len(), info.document_count);
         assert_eq!(state.lsn(), info.lsn);
-        let again = state.encode_checkpoint().unwrap();
-        let (back, _) = MetaState::decode_checkpoint(&again, file, Schema::new()).unwrap();
-        assert!(
-            back.scan()
-                .map(|(i, e, _)| (i, e.clone()))
-                .eq(state.scan().map(|(i, e, _)| (i, e.clone())))
-        );
-        let _ = state.filter(&Filter::parse("k = \"a\" or n > 1").unwrap());
+        let verified = state.verify().is_ok();
+        for i in 0..state.next_internal_id().min(4096) {
+            let _ = state.get_by_internal(i);
+        }
+        for text in [
+            "k = \"a\" or n > 1",
+            "n >= 0 and n < 3",
+            "not exists(k)",
+            "x = 1",
+        ] {
+            let _ = state.filter(&Filter::parse(text).unwrap());
+        }
+        let mut w = state.clone();
+        let ids: Vec<ExternalId> = state.scan().take(8).map(|(_, e, _)| e.clone()).collect();
+        for id in ids {
+            let patch = Document::from([("n".to_string(), Value::Int(2))]);
+            let _ = w.apply(&MetaOp::Patch {
+                id: id.clone(),
+                patch,
+            });
+            let _ = w.apply(&MetaOp::Delete { id });
+        }
+        let _ = w.encode_checkpoint();
+        if verified {
+            let again = state.encode_checkpoint().unwrap();
+            let (back, _) = MetaState::decode_checkpoint(&again, file, Schema::new()).unwrap();
+            assert!(
+                back.scan()
+                    .map(|(i, e, _)| (i, e.clone()))
+                    .eq(state.scan().map(|(i, e, _)| (i, e.clone())))
+            );
+        }
     }
+    let _ = MetaState::decode_checkpoint(data, file, Schema::new());
 }
 
 #[test]
@@ -117,8 +143,16 @@ fn write_seed_corpus() {
         std::fs::write(out.join("filter_parse").join(format!("seed-{i}")), f).unwrap();
     }
     std::fs::create_dir_all(out.join("checkpoint_decode")).unwrap();
-    for (i, n) in [0u64, 3, 20].into_iter().enumerate() {
-        let mut s = MetaState::new(Schema::new().keyword("k")).unwrap();
+    // Layout 1 (`seed-<i>`, as earlier builds wrote) and layout 2 (`seed-l2-<i>`, under
+    // the target's own schema, so the in-place opener runs).
+    for (i, n) in [0u64, 3, 20, 0, 3, 20].into_iter().enumerate() {
+        let layout2 = i >= 3;
+        let schema = if layout2 {
+            Schema::new().keyword("k").range("n")
+        } else {
+            Schema::new().keyword("k")
+        };
+        let mut s = MetaState::new(schema).unwrap();
         for j in 0..n {
             let doc = Document::from([
                 (
@@ -140,10 +174,11 @@ fn write_seed_corpus() {
                 .unwrap();
         }
         s.set_lsn(n + 1);
-        std::fs::write(
-            out.join("checkpoint_decode").join(format!("seed-{i}")),
-            s.encode_checkpoint().unwrap(),
-        )
-        .unwrap();
+        let (name, bytes) = if layout2 {
+            (format!("seed-l2-{}", i - 3), s.encode_checkpoint().unwrap())
+        } else {
+            (format!("seed-{i}"), s.encode_checkpoint_layout1().unwrap())
+        };
+        std::fs::write(out.join("checkpoint_decode").join(name), bytes).unwrap();
     }
 }
