@@ -7,7 +7,10 @@
 //! ```text
 //! MNEMODB_DATASET=/work/shared/datasets/wordnet-minilm-50k cargo bench -p mnemodb-benches --bench ivf
 //! MNEMODB_IVF_1M=1 ...   # also synthetic 1M×96 (nlist 4000; several minutes)
+//! MNEMODB_IVF_AB=7 ...    # only: lists by sub-centroid vs by centroid, side by side
 //! ```
+//! `MNEMODB_IVF_AB=R` builds IVF-Flat and runs every query set with probe refinement off
+//! and on, alternating, `R` rounds, and prints median per-query times (wall and on-CPU).
 //! Without `MNEMODB_DATASET` a synthetic 50k×384 set with exact ground truth is used.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -17,7 +20,7 @@ use std::time::Instant;
 
 use mnemodb_ann::flat::{self, Target};
 use mnemodb_ann::ivf::{CodeType, IvfIndex, IvfParams, IvfSearchParams, IvfTrained};
-use mnemodb_benches::{pool, scratch_dir, write_segment};
+use mnemodb_benches::{on_cpu, pool, scratch_dir, write_segment};
 use mnemodb_dataset::{Neighbors, Vectors, read_ids, read_vectors, recall_at_k, synthetic};
 use mnemodb_distance::Metric;
 use mnemodb_io::StdFs;
@@ -65,6 +68,72 @@ fn run_1t(
     (recall, set.queries.len() as f64 / best)
 }
 
+/// Median of `xs` (sorted in place).
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Side by side: lists by centroid or by sub-centroid (`refine` 0 / 3), one `search` call
+/// per query or one `search_batch` on a 1-thread pool, alternating rounds; median µs per
+/// query (wall and on-CPU) and the ratio of on-CPU time to the first configuration.
+fn ab_refine(index: &IvfIndex, seg: &SegmentReader, sets: &[QuerySet], rounds: usize) {
+    const CONFIGS: [(&str, usize, bool); 4] = [
+        ("centroid/query", 0, false),
+        ("refined/query", 3, false),
+        ("centroid/batch", 0, true),
+        ("refined/batch", 3, true),
+    ];
+    println!("\n-- side by side ({rounds} alternating rounds, medians; µs per query) --");
+    let p1 = pool(1);
+    for set in sets {
+        for nprobe in [8, 12, 16, 24, 32] {
+            let mut wall = vec![Vec::new(); CONFIGS.len()];
+            let mut cpu = vec![Vec::new(); CONFIGS.len()];
+            let mut recalls = vec![0.0; CONFIGS.len()];
+            for _ in 0..rounds {
+                for (i, &(_, refine, batch)) in CONFIGS.iter().enumerate() {
+                    let params = IvfSearchParams {
+                        refine,
+                        ..IvfSearchParams::new(nprobe)
+                    };
+                    let (t, c) = (Instant::now(), on_cpu());
+                    let got: Vec<Vec<u64>> = if batch {
+                        let qs: Vec<&[f32]> = set.queries.rows().collect();
+                        let hits = index.search_batch(&p1, seg, &qs, 10, &params).unwrap();
+                        hits.iter()
+                            .map(|h| h.iter().map(|h| h.id).collect())
+                            .collect()
+                    } else {
+                        set.queries
+                            .rows()
+                            .map(|q| {
+                                let hits = index.search(seg, q, 10, &params).unwrap();
+                                hits.iter().map(|h| h.id).collect()
+                            })
+                            .collect()
+                    };
+                    let per = 1e6 / set.queries.len() as f64;
+                    wall[i].push(t.elapsed().as_secs_f64() * per);
+                    cpu[i].push((on_cpu() - c).as_secs_f64() * per);
+                    recalls[i] = recall_at_k(&got, &set.truth, 10).unwrap();
+                }
+            }
+            let base = median(&mut cpu[0].clone());
+            for (i, (label, _, _)) in CONFIGS.iter().enumerate() {
+                let c = median(&mut cpu[i]);
+                println!(
+                    "{:<10} nprobe {nprobe:>3} {label:<15} recall {:.4}  wall {:>7.1}  cpu {c:>7.1}  cpu/first {:.2}",
+                    set.name,
+                    recalls[i],
+                    median(&mut wall[i]),
+                    c / base
+                );
+            }
+        }
+    }
+}
+
 fn exact_truth(seg: &SegmentReader, queries: &Vectors) -> Neighbors {
     let p = pool(2);
     let qs: Vec<&[f32]> = queries.rows().collect();
@@ -101,6 +170,14 @@ fn run_dataset(
         "max/mean"
     );
     let p2 = pool(2);
+    if let Some(rounds) = std::env::var("MNEMODB_IVF_AB")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+    {
+        let index = IvfIndex::build(&p2, &seg, &IvfParams::new(nlist, CodeType::F32)).unwrap();
+        ab_refine(&index, &seg, sets, rounds.max(1));
+        return;
+    }
     let mut indexes = Vec::new();
     for (name, codes) in [("ivf-flat", CodeType::F32), ("ivf-sq8", CodeType::Sq8)] {
         let params = IvfParams::new(nlist, codes);
@@ -146,20 +223,31 @@ fn run_dataset(
             set.name
         );
         println!(
-            "{:>6} | {:>8} {:>9} | {:>8} {:>9} | {:>8} {:>9}",
-            "nprobe", "flat R", "flat QPS", "sq8 R", "sq8 QPS", "sq8/0 R", "sq8/0 QPS"
+            "{:>6} | {:>8} {:>9} | {:>8} {:>9} | {:>8} {:>9} | {:>8} {:>9}",
+            "nprobe",
+            "flat R",
+            "flat QPS",
+            "flat/c R",
+            "flat/c QPS",
+            "sq8 R",
+            "sq8 QPS",
+            "sq8/0 R",
+            "sq8/0 QPS"
         );
         for &nprobe in &NPROBES {
             let mut line = format!("{nprobe:>6}");
-            let variants: [(&str, usize, usize); 3] = [
-                ("ivf-flat", 0, 4),
-                ("ivf-sq8", 1, 4),
-                ("ivf-sq8-norerank", 1, 0),
+            // `/c`: lists ordered by centroid only (no sub-centroid refinement).
+            let variants: [(&str, usize, usize, usize); 4] = [
+                ("ivf-flat", 0, 4, 3),
+                ("ivf-flat-centroids", 0, 4, 0),
+                ("ivf-sq8", 1, 4, 3),
+                ("ivf-sq8-norerank", 1, 0, 3),
             ];
-            for (label, which, rerank) in variants {
+            for (label, which, rerank, refine) in variants {
                 let (_, index) = &indexes[which];
                 let params = IvfSearchParams {
                     rerank,
+                    refine,
                     ..IvfSearchParams::new(nprobe)
                 };
                 let (r, qps) = run_1t(index, &seg, set, &params);
@@ -261,6 +349,9 @@ fn main() {
             &mut recall_csv,
             &mut build_csv,
         );
+    }
+    if std::env::var_os("MNEMODB_IVF_AB").is_some() {
+        return;
     }
     let dir = out_dir();
     std::fs::create_dir_all(&dir).unwrap();

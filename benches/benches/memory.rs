@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mnemodb::{Database, Options};
-use mnemodb_benches::scratch_dir;
+use mnemodb_benches::{on_cpu, scratch_dir};
 use mnemodb_dataset::{Vectors, synthetic};
 use mnemodb_memory::topk::TopKPlan;
 use mnemodb_memory::{
@@ -417,21 +417,6 @@ fn ab(store: &MemoryStore, c: &Corpus, qs: &Vectors, scopes: usize, queries: usi
             hit[side] as f64 / (queries.min(100) * 10) as f64
         );
     }
-}
-
-/// Time this thread has spent on a CPU (`CLOCK_THREAD_CPUTIME_ID`): latency without the
-/// waits for a core that a loaded machine adds.
-fn on_cpu() -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; the clock id is a constant Linux knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 fn consolidate(n: usize) {

@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use mnemodb_dataset::{Neighbors, Vectors, read_ids, read_vectors, synthetic};
 use mnemodb_distance::Metric;
@@ -146,4 +147,19 @@ pub fn machine() -> String {
         "{cpu}, {} threads",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     )
+}
+
+/// Time this thread has spent on a CPU (`CLOCK_THREAD_CPUTIME_ID`): latency without the
+/// waits for a core that a loaded machine adds.
+pub fn on_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; the clock id is a constant Linux knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }

@@ -83,6 +83,8 @@ pub mod reference;
 // run-time detection (same pattern as `simd`).
 #[allow(unsafe_code)]
 pub mod quantized;
+// Symmetric int8 codes for ranking (simsimd's i8 kernels; no unsafe of its own).
+pub mod int8;
 mod scalar;
 // The crate's only unsafe code: calling `#[target_feature]` kernels after
 // run-time detection of the features, and their vector loads.

@@ -23,9 +23,18 @@ pub const IVF_DTYPE_SQ8: u32 = 1;
 /// `list_offsets[l]..list_offsets[l + 1]` of the row-number and code sections.
 ///
 /// ```text
-/// 0      256          list_offsets   rows        quant          codes              file_len
-/// | header | centroids | pad | offsets | pad | rows | pad | quant | pad | codes        |
+/// 0      256          list_offsets   rows        quant          codes          [probe_offset]       file_len
+/// | header | centroids | pad | offsets | pad | rows | pad | quant | pad | codes | pad | probe (v2, optional) |
 /// ```
+///
+/// The optional probe section (format version 2; absent when `probe_offset = 0`, and always
+/// in version 1 files, whose bytes 140..252 are zero) holds each list's *sub-centroids*
+/// (a few k-means centres of the list's own rows) that a search uses to re-rank the lists
+/// the centroids shortlisted: `nlist + 1` u32 sub-centroid offsets (list `l` owns
+/// sub-centroids `sub_offsets[l]..sub_offsets[l + 1]`, from 0 rising to
+/// `sub_centroid_count`), zero padding to a multiple of 64, `dim` f32 centres and one f32
+/// step (a symmetric int8 quantiser of the sub-centroids, `mnemodb_distance::int8::I8`),
+/// then `sub_centroid_count × dim` i8 codes.
 ///
 /// | offset | size | field                  | meaning                                                  |
 /// |-------:|-----:|------------------------|----------------------------------------------------------|
@@ -52,7 +61,11 @@ pub const IVF_DTYPE_SQ8: u32 = 1;
 /// | 128    | 4    | `rows_crc`             | CRC32 of the rows section                                |
 /// | 132    | 4    | `quant_crc`            | CRC32 of the quantiser section                           |
 /// | 136    | 4    | `codes_crc`            | CRC32 of the codes section                               |
-/// | 140    | 112  | `reserved`             | zero                                                     |
+/// | 140    | 4    | `sub_centroid_count`   | v2: sub-centroids in the probe section, or 0             |
+/// | 144    | 8    | `probe_offset`         | v2: 64-aligned end of codes, or 0 (no probe section)     |
+/// | 152    | 8    | `probe_len`            | v2: bytes of the probe section, or 0                     |
+/// | 160    | 4    | `probe_crc`            | v2: CRC32 of the probe section, or 0                     |
+/// | 164    | 88   | `reserved`             | zero                                                     |
 /// | 252    | 4    | `header_crc`           | CRC32 of bytes 0..252                                    |
 ///
 /// Every section starts 64-byte aligned; the padding between sections is zero.
@@ -105,8 +118,16 @@ pub struct IvfHeader {
     pub quant_crc: u32,
     /// CRC32 of the codes.
     pub codes_crc: u32,
+    /// v2: sub-centroids in the probe section (0 without one).
+    pub sub_centroid_count: u32,
+    /// v2: start of the probe section (0 without one).
+    pub probe_offset: u64,
+    /// v2: length of the probe section (0 without one).
+    pub probe_len: u64,
+    /// v2: CRC32 of the probe section (0 without one).
+    pub probe_crc: u32,
     /// Zero.
-    pub reserved: [u8; 112],
+    pub reserved: [u8; 88],
     /// CRC32 of bytes `0..252`.
     pub header_crc: u32,
 }
@@ -148,8 +169,44 @@ pub struct IvfLayout {
     pub quant_len: u64,
     /// Start of the codes.
     pub codes_offset: u64,
+    /// Sub-centroids in the probe section (0 without one).
+    pub sub_centroid_count: u64,
+    /// Start of the probe section (0 without one).
+    pub probe_offset: u64,
+    /// Bytes of the probe section (0 without one).
+    pub probe_len: u64,
     /// File length.
     pub file_len: u64,
+}
+
+/// Where the parts of a probe section lie, relative to its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IvfProbeLayout {
+    /// `nlist + 1` u32 sub-centroid offsets at 0.
+    pub sub_offsets_len: u64,
+    /// Start of the quantiser (`dim + 1` f32), 64-aligned.
+    pub quant_offset: u64,
+    /// Start of the codes (`sub_centroid_count × dim` i8).
+    pub codes_offset: u64,
+    /// Bytes of the whole section.
+    pub len: u64,
+}
+
+impl IvfProbeLayout {
+    /// The probe-section layout for these sizes (`None` on overflow).
+    pub fn compute(dim: u32, nlist: u32, sub_centroid_count: u64) -> Option<Self> {
+        let dim = u64::from(dim);
+        let sub_offsets_len = (u64::from(nlist).checked_add(1)?).checked_mul(4)?;
+        let quant_offset = align_up(sub_offsets_len, ALIGN)?;
+        let codes_offset = quant_offset.checked_add(dim.checked_add(1)?.checked_mul(4)?)?;
+        let len = codes_offset.checked_add(sub_centroid_count.checked_mul(dim)?)?;
+        Some(IvfProbeLayout {
+            sub_offsets_len,
+            quant_offset,
+            codes_offset,
+            len,
+        })
+    }
 }
 
 impl IvfLayout {
@@ -194,8 +251,37 @@ impl IvfLayout {
             quant_offset,
             quant_len,
             codes_offset,
+            sub_centroid_count: 0,
+            probe_offset: 0,
+            probe_len: 0,
             file_len,
         })
+    }
+
+    /// This layout with a probe section of `sub_centroid_count` sub-centroids after the
+    /// codes (`None` on overflow, if it already has one, or if the count does not fit the
+    /// header's u32).
+    pub fn with_probe(self, sub_centroid_count: u64) -> Option<Self> {
+        if self.probe_len != 0 || sub_centroid_count > u64::from(u32::MAX) {
+            return None;
+        }
+        let probe = IvfProbeLayout::compute(self.dim, self.nlist, sub_centroid_count)?;
+        let codes_end = self
+            .codes_offset
+            .checked_add(self.row_count.checked_mul(self.code_size)?)?;
+        let probe_offset = align_up(codes_end, ALIGN)?;
+        Some(IvfLayout {
+            sub_centroid_count,
+            probe_offset,
+            probe_len: probe.len,
+            file_len: probe_offset.checked_add(probe.len)?,
+            ..self
+        })
+    }
+
+    /// `(offset, len)` of the probe section, if the file has one.
+    pub fn probe_section(&self) -> Option<(u64, u64)> {
+        (self.probe_len > 0).then_some((self.probe_offset, self.probe_len))
     }
 
     /// `(offset, len)` of the five sections in file order: centroids, list offsets, rows,
@@ -213,16 +299,22 @@ impl IvfLayout {
         ]
     }
 
-    /// `(offset, len)` of the zero padding after each section but the last.
-    pub fn paddings(&self) -> [(u64, u64); 4] {
+    /// `(offset, len)` of the zero padding after each section but the last (the last
+    /// entry: between the codes and the probe section, empty without one).
+    pub fn paddings(&self) -> [(u64, u64); 5] {
         let s = self.sections();
-        let mut out = [(0, 0); 4];
-        for (i, o) in out.iter_mut().enumerate() {
+        let mut out = [(0, 0); 5];
+        for (i, o) in out.iter_mut().enumerate().take(4) {
             if let (Some(a), Some(b)) = (s.get(i), s.get(i + 1)) {
                 let end = a.0 + a.1;
                 *o = (end, b.0 - end);
             }
         }
+        let codes_end = s[4].0 + s[4].1;
+        out[4] = (
+            codes_end,
+            self.probe_section().map_or(0, |(o, _)| o - codes_end),
+        );
         out
     }
 }
@@ -242,6 +334,8 @@ pub struct IvfHeaderFields {
     pub seed: u64,
     /// Section CRCs in file order.
     pub section_crcs: [u32; 5],
+    /// CRC32 of the probe section (0 without one).
+    pub probe_crc: u32,
 }
 
 impl IvfHeader {
@@ -281,7 +375,15 @@ impl IvfHeader {
             rows_crc,
             quant_crc,
             codes_crc,
-            reserved: [0; 112],
+            sub_centroid_count: layout.sub_centroid_count as u32,
+            probe_offset: layout.probe_offset,
+            probe_len: layout.probe_len,
+            probe_crc: if layout.probe_len > 0 {
+                fields.probe_crc
+            } else {
+                0
+            },
+            reserved: [0; 88],
             header_crc: 0,
         };
         h.header_crc = h.compute_crc();
@@ -326,16 +428,32 @@ impl IvfHeader {
         if h.flags != 0 {
             return bad(36, format!("unknown flags {:#x}", h.flags));
         }
-        if h.reserved != [0; 112] {
-            return bad(140, "reserved bytes are not zero".into());
+        if h.reserved != [0; 88] {
+            return bad(164, "reserved bytes are not zero".into());
         }
-        let Some(layout) = IvfLayout::compute(h.dim, h.dtype, h.nlist, h.row_count) else {
+        let has_probe = h.sub_centroid_count != 0
+            || h.probe_offset != 0
+            || h.probe_len != 0
+            || h.probe_crc != 0;
+        if has_probe && h.prefix.version < 2 {
+            return bad(140, "probe section in a version 1 file".into());
+        }
+        let layout = IvfLayout::compute(h.dim, h.dtype, h.nlist, h.row_count);
+        let layout = if has_probe {
+            layout.and_then(|l| l.with_probe(u64::from(h.sub_centroid_count)))
+        } else {
+            layout
+        };
+        let Some(layout) = layout else {
             return bad(
                 40,
-                format!("row count {} overflows the file size", h.row_count),
+                format!(
+                    "row count {} / sub-centroid count {} overflow the file size",
+                    h.row_count, h.sub_centroid_count
+                ),
             );
         };
-        let checks: [(u64, &str, u64, u64); 6] = [
+        let checks: [(u64, &str, u64, u64); 8] = [
             (
                 72,
                 "centroids_offset",
@@ -351,6 +469,8 @@ impl IvfHeader {
             (88, "rows_offset", h.rows_offset, layout.rows_offset),
             (96, "quant_offset", h.quant_offset, layout.quant_offset),
             (104, "codes_offset", h.codes_offset, layout.codes_offset),
+            (144, "probe_offset", h.probe_offset, layout.probe_offset),
+            (152, "probe_len", h.probe_len, layout.probe_len),
             (112, "file_len", h.file_len, layout.file_len),
         ];
         check_layout(file, &checks, actual_len, layout.file_len)?;
@@ -365,33 +485,76 @@ mod tests {
     #[test]
     fn layout_round_trip_and_every_header_bit_flip_is_caught() {
         for dtype in [IVF_DTYPE_F32, IVF_DTYPE_SQ8] {
-            let l = IvfLayout::compute(3, dtype, 4, 10).unwrap();
-            for (off, _) in l.sections() {
-                assert_eq!(off % 64, 0);
+            let plain = IvfLayout::compute(3, dtype, 4, 10).unwrap();
+            for l in [plain, plain.with_probe(7).unwrap()] {
+                for (off, _) in l.sections() {
+                    assert_eq!(off % 64, 0);
+                }
+                let fields = IvfHeaderFields {
+                    metric: 1,
+                    segment_generation: 7,
+                    segment_content_crc: 0xabc,
+                    iterations: 5,
+                    seed: 9,
+                    section_crcs: [1, 2, 3, 4, 5],
+                    probe_crc: 6,
+                };
+                let h = IvfHeader::new(&l, &fields);
+                let bytes = bytemuck::bytes_of(&h).to_vec();
+                let (back, layout) = IvfHeader::decode(&bytes, Path::new("x"), l.file_len).unwrap();
+                assert_eq!((back, layout), (h, l));
+                for bit in 0..bytes.len() * 8 {
+                    let mut b = bytes.clone();
+                    b[bit / 8] ^= 1 << (bit % 8);
+                    assert!(
+                        IvfHeader::decode(&b, Path::new("x"), l.file_len).is_err(),
+                        "bit {bit}"
+                    );
+                }
+                assert!(IvfHeader::decode(&bytes, Path::new("x"), l.file_len - 1).is_err());
             }
-            let fields = IvfHeaderFields {
-                metric: 1,
-                segment_generation: 7,
-                segment_content_crc: 0xabc,
-                iterations: 5,
-                seed: 9,
-                section_crcs: [1, 2, 3, 4, 5],
-            };
-            let h = IvfHeader::new(&l, &fields);
-            let bytes = bytemuck::bytes_of(&h).to_vec();
-            let (back, layout) = IvfHeader::decode(&bytes, Path::new("x"), l.file_len).unwrap();
-            assert_eq!((back, layout), (h, l));
-            for bit in 0..bytes.len() * 8 {
-                let mut b = bytes.clone();
-                b[bit / 8] ^= 1 << (bit % 8);
-                assert!(
-                    IvfHeader::decode(&b, Path::new("x"), l.file_len).is_err(),
-                    "bit {bit}"
-                );
-            }
-            assert!(IvfHeader::decode(&bytes, Path::new("x"), l.file_len - 1).is_err());
         }
         assert!(IvfLayout::compute(3, 2, 4, 10).is_none());
         assert!(IvfLayout::compute(3, 0, 0, 10).is_none());
+    }
+
+    #[test]
+    fn probe_section_follows_the_codes_and_v1_may_not_claim_one() {
+        let plain = IvfLayout::compute(3, IVF_DTYPE_SQ8, 4, 10).unwrap();
+        assert_eq!(plain.probe_section(), None);
+        let l = plain.with_probe(7).unwrap();
+        let (off, len) = l.probe_section().unwrap();
+        assert_eq!(off % 64, 0);
+        assert!(off >= plain.file_len && off < plain.file_len + 64);
+        let p = IvfProbeLayout::compute(3, 4, 7).unwrap();
+        assert_eq!(
+            (p.sub_offsets_len, p.quant_offset, p.codes_offset),
+            (20, 64, 88)
+        );
+        assert_eq!(len, p.len);
+        assert_eq!(len, 88 + 7 * 3);
+        assert_eq!(l.file_len, off + len);
+        assert!(l.with_probe(1).is_none(), "one probe section at most");
+        let fields = IvfHeaderFields {
+            metric: 1,
+            segment_generation: 7,
+            segment_content_crc: 0xabc,
+            iterations: 5,
+            seed: 9,
+            section_crcs: [1, 2, 3, 4, 5],
+            probe_crc: 6,
+        };
+        let mut v1 = IvfHeader::new(&l, &fields);
+        v1.prefix.version = 1;
+        v1.header_crc = v1.compute_crc();
+        let err = IvfHeader::decode(bytemuck::bytes_of(&v1), Path::new("x"), l.file_len)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("version 1"), "{err}");
+        // A version 1 file without the section still opens.
+        let mut v1 = IvfHeader::new(&plain, &fields);
+        v1.prefix.version = 1;
+        v1.header_crc = v1.compute_crc();
+        assert!(IvfHeader::decode(bytemuck::bytes_of(&v1), Path::new("x"), plain.file_len).is_ok());
     }
 }

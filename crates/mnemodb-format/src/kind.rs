@@ -64,8 +64,12 @@ impl FileKind {
                 oldest: 1,
                 newest: 2,
             },
+            // v2: optional probe section (sub-centroids; v1 files read without it).
+            FileKind::IvfIndex => VersionRange {
+                oldest: 1,
+                newest: 2,
+            },
             FileKind::Segment
-            | FileKind::IvfIndex
             | FileKind::Tombstones
             | FileKind::Manifest
             | FileKind::Checkpoint

@@ -4,14 +4,18 @@
 use std::path::{Path, PathBuf};
 
 use mnemodb_distance::Metric;
+use mnemodb_distance::int8::I8;
 use mnemodb_distance::quantized::Sq8;
-use mnemodb_format::{FormatError, IvfHeader, IvfHeaderFields, IvfLayout, check_zero, crc32};
+use mnemodb_format::{
+    FormatError, IvfHeader, IvfHeaderFields, IvfLayout, IvfProbeLayout, check_zero, crc32,
+};
 use mnemodb_io::{
     Fs, IoContext, OpenOptions as FileOpenOptions, ReadOnlyBytes, durable_rename, temp_path,
 };
 use mnemodb_segment::SegmentReader;
 
 use super::index::{CodeType, IvfIndex, IvfTrained};
+use super::probe::ProbeSummaries;
 use crate::error::{Error, Result};
 
 /// What a written index file is, for the manifest that will reference it.
@@ -29,11 +33,73 @@ fn too_large() -> Error {
     Error::InvalidParams("index too large for the IVF format".into())
 }
 
-/// The file image of `trained` indexing `seg`, rows assigned to `labels`.
-pub(crate) fn encode(trained: &IvfTrained, seg: &SegmentReader, labels: &[u32]) -> Result<Vec<u8>> {
+/// Rows grouped by list: `offsets[l]..offsets[l + 1]` of `rows` are list `l`'s segment
+/// rows, ascending.
+pub(crate) struct ListGrouping {
+    pub(crate) offsets: Vec<u64>,
+    pub(crate) rows: Vec<u32>,
+}
+
+impl ListGrouping {
+    /// Counting sort of rows by their list (`labels[row]`, each `< nlist`).
+    pub(crate) fn of(labels: &[u32], nlist: usize) -> Self {
+        let mut offsets = vec![0u64; nlist + 1];
+        for &l in labels {
+            if let Some(o) = offsets.get_mut(l as usize + 1) {
+                *o += 1;
+            }
+        }
+        for l in 0..nlist {
+            let prev = offsets.get(l).copied().unwrap_or(0);
+            if let Some(o) = offsets.get_mut(l + 1) {
+                *o += prev;
+            }
+        }
+        let mut fill = offsets.clone();
+        let mut rows = vec![0u32; labels.len()];
+        for (row, &l) in labels.iter().enumerate() {
+            if let Some(pos) = fill.get_mut(l as usize)
+                && let Some(slot) = rows.get_mut(*pos as usize)
+            {
+                *slot = row as u32;
+                *pos += 1;
+            }
+        }
+        ListGrouping { offsets, rows }
+    }
+
+    /// The rows of list `l` (empty when out of range).
+    pub(crate) fn rows_of(&self, l: usize) -> &[u32] {
+        match (self.offsets.get(l), self.offsets.get(l + 1)) {
+            (Some(&lo), Some(&hi)) => self.rows.get(lo as usize..hi as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
+/// Where the parts of `layout`'s probe section lie (all zero without one).
+pub(crate) fn probe_layout(layout: &IvfLayout) -> IvfProbeLayout {
+    IvfProbeLayout::compute(layout.dim, layout.nlist, layout.sub_centroid_count).unwrap_or(
+        IvfProbeLayout {
+            sub_offsets_len: 0,
+            quant_offset: 0,
+            codes_offset: 0,
+            len: 0,
+        },
+    )
+}
+
+/// The file image of `trained` indexing `seg`, rows grouped by list, with the lists'
+/// sub-centroids when given.
+pub(crate) fn encode(
+    trained: &IvfTrained,
+    seg: &SegmentReader,
+    lists: &ListGrouping,
+    summaries: Option<&ProbeSummaries>,
+) -> Result<Vec<u8>> {
     let dim = trained.dim;
     let nlist = trained.nlist();
-    let n = labels.len();
+    let n = lists.rows.len();
     let layout = IvfLayout::compute(
         u32::try_from(dim).map_err(|_| too_large())?,
         trained.codes.to_u32(),
@@ -41,29 +107,14 @@ pub(crate) fn encode(trained: &IvfTrained, seg: &SegmentReader, labels: &[u32]) 
         n as u64,
     )
     .ok_or_else(too_large)?;
-    // Counting sort of rows by list (rows ascending within a list).
-    let mut offsets = vec![0u64; nlist + 1];
-    for &l in labels {
-        if let Some(o) = offsets.get_mut(l as usize + 1) {
-            *o += 1;
+    let layout = match summaries {
+        Some(p) => {
+            let count = p.offsets.last().copied().unwrap_or(0);
+            layout.with_probe(u64::from(count)).ok_or_else(too_large)?
         }
-    }
-    for l in 0..nlist {
-        let prev = offsets.get(l).copied().unwrap_or(0);
-        if let Some(o) = offsets.get_mut(l + 1) {
-            *o += prev;
-        }
-    }
-    let mut fill = offsets.clone();
-    let mut rows = vec![0u32; n];
-    for (row, &l) in labels.iter().enumerate() {
-        if let Some(pos) = fill.get_mut(l as usize)
-            && let Some(slot) = rows.get_mut(*pos as usize)
-        {
-            *slot = row as u32;
-            *pos += 1;
-        }
-    }
+        None => layout,
+    };
+    let (offsets, rows) = (&lists.offsets, &lists.rows);
     let quant: Vec<f32> = match &trained.sq8 {
         Some(sq) if trained.codes == CodeType::Sq8 => {
             sq.min().iter().chain(sq.scale()).copied().collect()
@@ -72,7 +123,7 @@ pub(crate) fn encode(trained: &IvfTrained, seg: &SegmentReader, labels: &[u32]) 
     };
     let mut codes: Vec<u8> = Vec::with_capacity(n * layout.code_size as usize);
     let mut code = vec![0u8; dim];
-    for &row in &rows {
+    for &row in rows {
         let v = seg.row(row as usize).unwrap_or(&[]);
         match (&trained.sq8, trained.codes) {
             (Some(sq), CodeType::Sq8) => {
@@ -84,8 +135,8 @@ pub(crate) fn encode(trained: &IvfTrained, seg: &SegmentReader, labels: &[u32]) 
     }
     let parts: [&[u8]; 5] = [
         bytemuck::cast_slice(&trained.centroids),
-        bytemuck::cast_slice(&offsets),
-        bytemuck::cast_slice(&rows),
+        bytemuck::cast_slice(offsets),
+        bytemuck::cast_slice(rows),
         bytemuck::cast_slice(&quant),
         &codes,
     ];
@@ -103,6 +154,29 @@ pub(crate) fn encode(trained: &IvfTrained, seg: &SegmentReader, labels: &[u32]) 
         }
         *crc = crc32(part);
     }
+    let mut probe_crc = 0;
+    if let (Some(p), Some((off, len))) = (summaries, layout.probe_section()) {
+        let pl = probe_layout(&layout);
+        let mut quant: Vec<f32> = p.quant.offset().to_vec();
+        quant.push(p.quant.scale());
+        let parts: [(u64, &[u8]); 3] = [
+            (0, bytemuck::cast_slice(&p.offsets)),
+            (pl.quant_offset, bytemuck::cast_slice(&quant)),
+            (pl.codes_offset, bytemuck::cast_slice(&p.codes)),
+        ];
+        for (at, part) in parts {
+            let start = (off + at) as usize;
+            match out.get_mut(start..start + part.len()) {
+                Some(dst) => dst.copy_from_slice(part),
+                None => {
+                    return Err(Error::InvalidParams(
+                        "probe section larger than its layout".into(),
+                    ));
+                }
+            }
+        }
+        probe_crc = crc32(out.get(off as usize..(off + len) as usize).unwrap_or(&[]));
+    }
     let header = IvfHeader::new(
         &layout,
         &IvfHeaderFields {
@@ -112,6 +186,7 @@ pub(crate) fn encode(trained: &IvfTrained, seg: &SegmentReader, labels: &[u32]) 
             iterations: trained.iterations,
             seed: trained.seed,
             section_crcs: crcs,
+            probe_crc,
         },
     );
     if let Some(h) = out.get_mut(..IvfLayout::HEADER_SIZE as usize) {
@@ -177,6 +252,41 @@ pub(crate) fn decode(bytes: ReadOnlyBytes, path: &Path, seg: &SegmentReader) -> 
     } else {
         None
     };
+    let probe_quant = match layout.probe_section() {
+        Some((off, _)) => {
+            let pl = probe_layout(&layout);
+            check_zero(
+                bytes
+                    .get((off + pl.sub_offsets_len) as usize..(off + pl.quant_offset) as usize)
+                    .unwrap_or(&[]),
+                path,
+                off + pl.sub_offsets_len,
+                "probe section padding",
+            )?;
+            let raw = bytes
+                .get((off + pl.quant_offset) as usize..(off + pl.codes_offset) as usize)
+                .unwrap_or(&[]);
+            let vals: &[f32] = bytemuck::try_cast_slice(raw).map_err(|_| {
+                bad(
+                    off + pl.quant_offset,
+                    "sub-centroid quantiser misaligned".into(),
+                )
+            })?;
+            let d = header.dim as usize;
+            let (centres, scale) = (vals.get(..d).unwrap_or(&[]), vals.get(d).copied());
+            Some(
+                scale
+                    .and_then(|s| I8::from_parts(centres.to_vec(), s))
+                    .ok_or_else(|| {
+                        bad(
+                            off + pl.quant_offset,
+                            "sub-centroid quantiser not finite or step not positive".into(),
+                        )
+                    })?,
+            )
+        }
+        None => None,
+    };
     let index = IvfIndex {
         bytes: bytes.clone(),
         header,
@@ -184,6 +294,7 @@ pub(crate) fn decode(bytes: ReadOnlyBytes, path: &Path, seg: &SegmentReader) -> 
         metric,
         codes,
         sq8,
+        probe_quant,
         path: path.into(),
     };
     let s = index.sections();
@@ -213,6 +324,33 @@ pub(crate) fn decode(bytes: ReadOnlyBytes, path: &Path, seg: &SegmentReader) -> 
             return Err(bad(
                 o.0 + 8 * (i as u64 + 1),
                 format!("list offset {b} below {a}"),
+            ));
+        }
+    }
+    // Sub-centroid offsets: from 0, never decreasing, ending at the count, and the codes
+    // exactly that many.
+    if let Some((off, _)) = layout.probe_section() {
+        let count = u64::from(header.sub_centroid_count);
+        if s.sub_offsets.len() != header.nlist as usize + 1
+            || s.sub_codes.len() as u64 != count * u64::from(header.dim)
+        {
+            return Err(bad(
+                off,
+                "probe section is not aligned for zero-copy access".into(),
+            ));
+        }
+        if s.sub_offsets.first() != Some(&0)
+            || s.sub_offsets.last().map(|&c| u64::from(c)) != Some(count)
+        {
+            return Err(bad(
+                off,
+                "sub-centroid offsets do not span the sub-centroids".into(),
+            ));
+        }
+        if let Some(i) = s.sub_offsets.windows(2).position(|w| w.first() > w.last()) {
+            return Err(bad(
+                off + 4 * (i as u64 + 1),
+                "sub-centroid offset below the previous one".into(),
             ));
         }
     }
@@ -280,6 +418,21 @@ impl IvfIndex {
                     off,
                     format!(
                         "section checksum mismatch (stored {stored:#010x}, computed {crc:#010x})"
+                    ),
+                ));
+            }
+        }
+        if let Some((off, len)) = self.layout.probe_section() {
+            let part = self
+                .bytes
+                .get(off as usize..(off + len) as usize)
+                .unwrap_or(&[]);
+            let (crc, stored) = (crc32(part), self.header.probe_crc);
+            if crc != stored {
+                return Err(bad(
+                    off,
+                    format!(
+                        "probe section checksum mismatch (stored {stored:#010x}, computed {crc:#010x})"
                     ),
                 ));
             }

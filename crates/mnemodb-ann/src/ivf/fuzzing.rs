@@ -33,7 +33,11 @@ pub fn fixture_index_bytes(codes: CodeType) -> Vec<u8> {
     let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(1).build() else {
         return Vec::new();
     };
-    IvfIndex::build(&pool, seg, &IvfParams::new(FIXTURE_NLIST, codes))
+    let params = IvfParams {
+        sub_centroids: 4,
+        ..IvfParams::new(FIXTURE_NLIST, codes)
+    };
+    IvfIndex::build(&pool, seg, &params)
         .map(|i| i.bytes.to_vec())
         .unwrap_or_default()
 }
@@ -45,7 +49,13 @@ pub fn reseal(bytes: &mut [u8]) {
     let Some(mut h) = read_pod::<IvfHeader>(bytes, 0) else {
         return;
     };
-    let Some(layout) = IvfLayout::compute(h.dim, h.dtype, h.nlist, h.row_count) else {
+    let layout = IvfLayout::compute(h.dim, h.dtype, h.nlist, h.row_count);
+    let layout = if h.probe_len != 0 {
+        layout.and_then(|l| l.with_probe(u64::from(h.sub_centroid_count)))
+    } else {
+        layout
+    };
+    let Some(layout) = layout else {
         return;
     };
     let crcs: Vec<u32> = layout
@@ -63,6 +73,10 @@ pub fn reseal(bytes: &mut [u8]) {
         h.quant_crc = d;
         h.codes_crc = e;
     }
+    if let Some((off, len)) = layout.probe_section() {
+        let (off, len) = (off as usize, len as usize);
+        h.probe_crc = bytes.get(off..off.saturating_add(len)).map_or(0, crc32);
+    }
     h.header_crc = h.compute_crc();
     if let Some(dst) = bytes.get_mut(..IvfLayout::HEADER_SIZE as usize) {
         dst.copy_from_slice(bytemuck::bytes_of(&h));
@@ -70,7 +84,8 @@ pub fn reseal(bytes: &mut [u8]) {
 }
 
 /// One fuzz input: `[mode, q0, q1, q2, q3, file...]`. Mode bit 0 reseals the file first;
-/// bits 1–3 pick nprobe, bits 4–5 the re-rank factor, bit 6 a filter. Open and verify
+/// bits 1–3 pick nprobe, bits 4–5 the re-rank factor, bit 6 a filter, bit 7 turns off
+/// probe refinement. Open and verify
 /// never panic; searches terminate and return at most `k` distinct ids sorted by distance.
 #[allow(clippy::panic)]
 pub fn decode_search(data: &[u8]) {
@@ -100,6 +115,7 @@ pub fn decode_search(data: &[u8]) {
         nprobe: 1 + usize::from((mode >> 1) & 7),
         rerank: usize::from((mode >> 4) & 3),
         allow: (mode & 64 != 0).then_some(&allow),
+        refine: if mode & 128 != 0 { 0 } else { 3 },
     };
     for k in [1, 5, 100] {
         let Ok(hits) = index.search(seg, &query, k, &params) else {

@@ -4,18 +4,19 @@
 //! place; both go through the same validating decoder.
 use std::path::{Path, PathBuf};
 
+use mnemodb_distance::int8::I8;
 use mnemodb_distance::quantized::Sq8;
-use mnemodb_distance::{Backend, Metric, batch, distance_fn_with, validate_vector};
+use mnemodb_distance::{Metric, batch, validate_vector};
 use mnemodb_format::{IVF_DTYPE_F32, IVF_DTYPE_SQ8, IvfHeader, IvfLayout};
 use mnemodb_io::ReadOnlyBytes;
 use mnemodb_segment::SegmentReader;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
-use super::file;
 use super::kmeans::{self, KMeansParams, Points};
+use super::{file, probe};
+use crate::Hit;
 use crate::error::{Error, Result};
-use crate::{Hit, TopK};
 
 /// How list entries store their vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,10 +59,14 @@ pub struct IvfParams {
     pub seed: u64,
     /// k-means trains on at most this many points per list (see [`kmeans`]).
     pub max_points_per_centroid: usize,
+    /// Sub-centroids stored per list to order the probes ([`IvfSearchParams::refine`];
+    /// see [`super::probe`]); 0 stores none.
+    pub sub_centroids: usize,
 }
 
 impl IvfParams {
-    /// `nlist` lists of `codes`, 10 iterations, seed 0x5eed, 48 training points per list.
+    /// `nlist` lists of `codes`, 10 iterations, seed 0x5eed, 48 training points per list,
+    /// [`Self::DEFAULT_SUB_CENTROIDS`] sub-centroids per list.
     pub fn new(nlist: usize, codes: CodeType) -> Self {
         let k = KMeansParams::new(nlist);
         IvfParams {
@@ -70,8 +75,13 @@ impl IvfParams {
             iterations: k.iterations,
             seed: k.seed,
             max_points_per_centroid: k.max_points_per_centroid,
+            sub_centroids: Self::DEFAULT_SUB_CENTROIDS,
         }
     }
+
+    /// Default sub-centroids per list: at nlist ≈ 4√N about a quarter of a list's rows,
+    /// `N × dim / 14` bytes of codes (≈ 7 % of IVF-Flat's lists).
+    pub const DEFAULT_SUB_CENTROIDS: usize = 16;
 
     /// The usual `nlist ≈ 4 √rows` (at least 1).
     pub fn default_nlist(rows: usize) -> usize {
@@ -89,15 +99,20 @@ pub struct IvfSearchParams<'a> {
     pub rerank: usize,
     /// Allow-list of segment row numbers (like [`crate::flat::Target::allow`]).
     pub allow: Option<&'a RoaringBitmap>,
+    /// Probe ordering: shortlist the `refine × nprobe` lists with the nearest centroids,
+    /// then probe the `nprobe` of them with the nearest sub-centroid ([`super::probe`]).
+    /// 0 (or an index without sub-centroids) probes the `nprobe` nearest centroids.
+    pub refine: usize,
 }
 
 impl IvfSearchParams<'_> {
-    /// `nprobe` lists, re-rank factor 4, no filter.
+    /// `nprobe` lists, re-rank factor 4, refine factor 3, no filter.
     pub fn new(nprobe: usize) -> Self {
         IvfSearchParams {
             nprobe,
             rerank: 4,
             allow: None,
+            refine: 3,
         }
     }
 }
@@ -157,6 +172,7 @@ pub struct IvfTrained {
     pub(crate) sq8: Option<Sq8>,
     pub(crate) iterations: u32,
     pub(crate) seed: u64,
+    pub(crate) sub_centroids: usize,
     /// Objective per k-means iteration.
     pub objective: Vec<f64>,
 }
@@ -218,6 +234,7 @@ impl IvfTrained {
             sq8,
             iterations: params.iterations.min(u32::MAX as usize) as u32,
             seed: params.seed,
+            sub_centroids: params.sub_centroids,
             objective,
         })
     }
@@ -260,7 +277,21 @@ impl IvfTrained {
             )));
         }
         let labels = self.assign(pool, seg);
-        let image = file::encode(self, seg, &labels)?;
+        let lists = file::ListGrouping::of(&labels, self.nlist());
+        let summaries = if self.sub_centroids > 0 {
+            let rows_by_list: Vec<&[u32]> = (0..self.nlist()).map(|l| lists.rows_of(l)).collect();
+            Some(probe::summarise(
+                pool,
+                seg,
+                &rows_by_list,
+                self.sub_centroids,
+                self.spherical,
+                self.seed,
+            )?)
+        } else {
+            None
+        };
+        let image = file::encode(self, seg, &lists, summaries.as_ref())?;
         let path = PathBuf::from("<memory>");
         IvfIndex::from_bytes(ReadOnlyBytes::copy_from_slice(&image), &path, seg)
     }
@@ -275,6 +306,8 @@ pub struct IvfIndex {
     pub(crate) metric: Metric,
     pub(crate) codes: CodeType,
     pub(crate) sq8: Option<Sq8>,
+    /// Quantiser of the sub-centroids (files with a probe section).
+    pub(crate) probe_quant: Option<I8>,
     pub(crate) path: PathBuf,
 }
 
@@ -285,6 +318,9 @@ pub(crate) struct Sections<'a> {
     pub(crate) rows: &'a [u32],
     pub(crate) codes_f32: &'a [f32],
     pub(crate) codes_u8: &'a [u8],
+    /// Probe section: sub-centroid offsets and codes (empty without one).
+    pub(crate) sub_offsets: &'a [u32],
+    pub(crate) sub_codes: &'a [i8],
 }
 
 impl IvfIndex {
@@ -312,7 +348,19 @@ impl IvfIndex {
             self.bytes.get(off..off.saturating_add(len)).unwrap_or(&[])
         };
         let [c, o, r, _q, k] = self.layout.sections();
+        let (sub_offsets, sub_codes) = match self.layout.probe_section() {
+            Some((off, _)) => {
+                let p = file::probe_layout(&self.layout);
+                (
+                    bytemuck::try_cast_slice(get((off, p.sub_offsets_len))).unwrap_or(&[]),
+                    bytemuck::cast_slice(get((off + p.codes_offset, p.len - p.codes_offset))),
+                )
+            }
+            None => (&[][..], &[][..]),
+        };
         Sections {
+            sub_offsets,
+            sub_codes,
             centroids: bytemuck::try_cast_slice(get(c)).unwrap_or(&[]),
             offsets: bytemuck::try_cast_slice(get(o)).unwrap_or(&[]),
             rows: bytemuck::try_cast_slice(get(r)).unwrap_or(&[]),
@@ -397,6 +445,21 @@ impl IvfIndex {
             .collect()
     }
 
+    /// Sub-centroids of each list (all zero for an index without a probe section).
+    pub fn sub_centroid_counts(&self) -> Vec<usize> {
+        let s = self.sections();
+        if s.sub_offsets.is_empty() {
+            return vec![0; self.nlist()];
+        }
+        s.sub_offsets
+            .windows(2)
+            .map(|w| match w {
+                [a, b] => b.saturating_sub(*a) as usize,
+                _ => 0,
+            })
+            .collect()
+    }
+
     /// List balance and the retraining rule.
     pub fn balance(&self) -> Balance {
         let sizes = self.list_sizes();
@@ -453,10 +516,16 @@ impl IvfIndex {
         validate_vector(query, self.dim())?;
         let mut q = query.to_vec();
         self.metric.prepare(&mut q);
-        Ok(self.search_prepared(seg, &q, k, params))
+        Ok(self
+            .search_lists(seg, &[q], k, params)
+            .pop()
+            .unwrap_or_default())
     }
 
-    /// [`IvfIndex::search`] of every query, in parallel on `pool` (one task per query).
+    /// [`IvfIndex::search`] of every query: the queries are split into one contiguous
+    /// share per thread of `pool`, and each share is scanned list by list (every probed
+    /// list read once for all the share's queries that probe it; see `scan.rs`). Results
+    /// equal those of [`IvfIndex::search`] for each query.
     pub fn search_batch<Q: AsRef<[f32]> + Sync>(
         &self,
         pool: &rayon::ThreadPool,
@@ -474,10 +543,18 @@ impl IvfIndex {
             self.metric.prepare(&mut v);
             prepared.push(v);
         }
+        // One contiguous share of the queries per thread, each scanned list by list.
+        let share = prepared
+            .len()
+            .div_ceil(pool.current_num_threads().max(1))
+            .max(1);
         Ok(pool.install(|| {
             prepared
-                .par_iter()
-                .map(|q| self.search_prepared(seg, q, k, params))
+                .par_chunks(share)
+                .map(|chunk| self.search_lists(seg, chunk, k, params))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .flatten()
                 .collect()
         }))
     }
@@ -497,8 +574,16 @@ impl IvfIndex {
         self.check_segment(seg)
     }
 
-    /// The `nprobe` nearest lists (by the k-means measure), nearest first.
-    fn probe_order(&self, s: &Sections<'_>, q: &[f32], nprobe: usize) -> Vec<u32> {
+    /// The lists to probe, nearest first: the `nprobe` nearest centroids (by the k-means
+    /// measure), or with `refine > 0` and sub-centroids, the `nprobe` lists of the
+    /// `refine × nprobe` nearest centroids whose nearest sub-centroid is nearest.
+    pub(crate) fn probe_order(
+        &self,
+        s: &Sections<'_>,
+        q: &[f32],
+        nprobe: usize,
+        refine: usize,
+    ) -> Vec<u32> {
         let nlist = self.nlist();
         let metric = if self.metric == Metric::Cosine {
             Metric::InnerProduct
@@ -507,97 +592,36 @@ impl IvfIndex {
         };
         let mut d = vec![f32::INFINITY; nlist];
         batch::distances_strided(metric, q, s.centroids, self.dim(), &mut d);
-        let mut order: Vec<(f32, u32)> = d.into_iter().zip(0u32..).collect();
         let nprobe = nprobe.min(nlist);
+        let refined = self
+            .probe_quant
+            .as_ref()
+            .filter(|_| refine > 0 && nprobe < nlist);
+        let shortlist = match refined {
+            Some(_) => nprobe.saturating_mul(refine).min(nlist),
+            None => nprobe,
+        };
+        let mut order: Vec<(f32, u32)> = d.into_iter().zip(0u32..).collect();
         let cmp = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-        if nprobe < order.len() {
-            order.select_nth_unstable_by(nprobe, cmp);
-            order.truncate(nprobe);
+        if shortlist < order.len() {
+            order.select_nth_unstable_by(shortlist, cmp);
+            order.truncate(shortlist);
         }
         order.sort_unstable_by(cmp);
-        order.into_iter().map(|(_, l)| l).collect()
-    }
-
-    fn search_prepared(
-        &self,
-        seg: &SegmentReader,
-        q: &[f32],
-        k: usize,
-        params: &IvfSearchParams<'_>,
-    ) -> Vec<Hit> {
-        let s = self.sections();
-        let dim = self.dim();
-        let ids = seg.ids();
-        let allowed = |row: u32| params.allow.is_none_or(|a| a.contains(row));
-        let lists = self.probe_order(&s, q, params.nprobe);
-        let mut dist: Vec<f32> = Vec::new();
-        match (&self.sq8, self.codes) {
-            (Some(sq8), CodeType::Sq8) => {
-                let prepared = sq8.query(self.metric, q);
-                let rerank = params.rerank;
-                let cand_k = if rerank == 0 {
-                    k
-                } else {
-                    k.saturating_mul(rerank)
+        let lists: Vec<u32> = order.into_iter().map(|(_, l)| l).collect();
+        match refined {
+            Some(quant) => {
+                // Sub-centroids are compared by the search's own measure (a list's best row
+                // by inner product is not its best by L2).
+                let query = quant.query(self.metric, q);
+                let ranker = probe::ProbeRanker {
+                    offsets: s.sub_offsets,
+                    codes: s.sub_codes,
+                    dim: self.dim(),
                 };
-                // Candidates keyed by row (ties by lower row); re-ranked below.
-                let mut cand = TopK::new(cand_k);
-                for &l in &lists {
-                    let (lo, hi) = self.list_range(&s, l);
-                    let rows = s.rows.get(lo..hi).unwrap_or(&[]);
-                    let codes = s.codes_u8.get(lo * dim..hi * dim).unwrap_or(&[]);
-                    for (&row, code) in rows.iter().zip(codes.chunks_exact(dim.max(1))) {
-                        let d = prepared.distance(code);
-                        if d <= cand.threshold() && allowed(row) {
-                            cand.push(u64::from(row), d);
-                        }
-                    }
-                }
-                let mut top = TopK::new(k);
-                let exact = distance_fn_with(Backend::Tile, self.metric);
-                for h in cand.into_sorted_vec() {
-                    let row = h.id as usize;
-                    let Some(&id) = ids.get(row) else { continue };
-                    let d = if rerank == 0 {
-                        h.distance
-                    } else {
-                        match seg.row(row) {
-                            Some(v) => exact(q, v),
-                            None => continue,
-                        }
-                    };
-                    top.push(id, d);
-                }
-                top.into_sorted_vec()
+                ranker.rank(&query, &lists, nprobe)
             }
-            _ => {
-                let mut top = TopK::new(k);
-                for &l in &lists {
-                    let (lo, hi) = self.list_range(&s, l);
-                    let rows = s.rows.get(lo..hi).unwrap_or(&[]);
-                    let codes = s.codes_f32.get(lo * dim..hi * dim).unwrap_or(&[]);
-                    dist.clear();
-                    dist.resize(rows.len(), f32::INFINITY);
-                    if codes.len() == rows.len() * dim {
-                        batch::distances_strided(self.metric, q, codes, dim, &mut dist);
-                    }
-                    for (&row, &d) in rows.iter().zip(&dist) {
-                        if d <= top.threshold()
-                            && allowed(row)
-                            && let Some(&id) = ids.get(row as usize)
-                        {
-                            top.push(id, d);
-                        }
-                    }
-                }
-                top.into_sorted_vec()
-            }
+            None => lists,
         }
-    }
-
-    fn list_range(&self, s: &Sections<'_>, l: u32) -> (usize, usize) {
-        let lo = s.offsets.get(l as usize).copied().unwrap_or(0) as usize;
-        let hi = s.offsets.get(l as usize + 1).copied().unwrap_or(0) as usize;
-        (lo.min(hi), hi)
     }
 }

@@ -28,6 +28,8 @@ mod file;
 pub mod fuzzing;
 mod index;
 pub mod kmeans;
+mod probe;
+mod scan;
 
 pub use file::IvfFileInfo;
 pub use index::{Balance, CodeType, IvfIndex, IvfParams, IvfSearchParams, IvfTrained};

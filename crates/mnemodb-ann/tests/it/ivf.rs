@@ -229,6 +229,160 @@ fn recall_floors_flat_and_sq8() {
 }
 
 #[test]
+fn lists_ranked_by_their_nearest_row_find_the_nearest_neighbour_first() {
+    // With a sub-centroid per row (more allowed than any list holds) and every list
+    // shortlisted, a list's score is its nearest row's (up to int8 rounding): the list
+    // probed first holds the query's nearest neighbour.
+    let seed = test_seed("ivf_probe_refine");
+    let fs = MemFs::new();
+    let p = pool(2);
+    let dim = 32;
+    for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+        let normalize = metric == Metric::Cosine;
+        let data = clustered_spread(3_000, dim, 10, seed, normalize, 0.8);
+        let queries = Clustered::new(dim, 10, seed)
+            .spread(0.8)
+            .normalize(normalize)
+            .sample(300, seed + 2)
+            .data;
+        let seg = segment(&fs, &format!("refine-{metric}"), metric, dim, &data, 3);
+        let params = IvfParams {
+            sub_centroids: 10_000,
+            ..IvfParams::new(40, CodeType::F32)
+        };
+        let index = IvfIndex::build(&p, &seg, &params).unwrap();
+        assert_eq!(index.sub_centroid_counts(), index.list_sizes());
+        let qs: Vec<&[f32]> = queries.chunks_exact(dim).collect();
+        let truth = flat::search_batch(&p, &[Target::from(&seg)], &qs, 1).unwrap();
+        let at = |refine| {
+            let params = IvfSearchParams {
+                refine,
+                ..IvfSearchParams::new(1)
+            };
+            recall(
+                &index.search_batch(&p, &seg, &qs, 1, &params).unwrap(),
+                &truth,
+                1,
+            )
+        };
+        let (plain, refined) = (at(0), at(40));
+        eprintln!("{metric}: recall@1 at nprobe 1: centroids {plain:.3}, nearest row {refined:.3}");
+        assert!(refined >= 0.95, "{metric}: {refined} (seed {seed})");
+        assert!(
+            refined > plain,
+            "{metric}: {refined} vs {plain} (seed {seed})"
+        );
+        // Up to `sub_centroids` per list otherwise.
+        let few = IvfIndex::build(
+            &p,
+            &seg,
+            &IvfParams {
+                sub_centroids: 4,
+                ..params
+            },
+        )
+        .unwrap();
+        let counts = few.sub_centroid_counts();
+        for (l, (&c, &n)) in counts.iter().zip(&few.list_sizes()).enumerate() {
+            assert_eq!(c, n.min(4), "list {l}");
+        }
+        // Without sub-centroids `refine` changes nothing.
+        let bare = IvfIndex::build(
+            &p,
+            &seg,
+            &IvfParams {
+                sub_centroids: 0,
+                ..params
+            },
+        )
+        .unwrap();
+        assert!(bare.sub_centroid_counts().iter().all(|&c| c == 0));
+        assert!(bare.file_len() < few.file_len());
+        let with = |refine| IvfSearchParams {
+            refine,
+            ..IvfSearchParams::new(4)
+        };
+        assert_eq!(
+            bare.search_batch(&p, &seg, &qs, 10, &with(3)).unwrap(),
+            index.search_batch(&p, &seg, &qs, 10, &with(0)).unwrap()
+        );
+    }
+}
+
+#[test]
+fn batches_scanned_list_by_list_equal_one_query_at_a_time() {
+    let seed = test_seed("ivf_batch");
+    let fs = MemFs::new();
+    let dim = 24;
+    for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+        let data = clustered_spread(4_000, dim, 20, seed, metric == Metric::Cosine, 0.6);
+        let seg = segment(&fs, &format!("batch-{metric}"), metric, dim, &data, 5);
+        let qs: Vec<&[f32]> = data.chunks_exact(dim).step_by(37).collect();
+        let allow: RoaringBitmap = (0..4_000u32).filter(|r| r % 5 != 0).collect();
+        for codes in [CodeType::F32, CodeType::Sq8] {
+            let index = IvfIndex::build(&pool(2), &seg, &IvfParams::new(50, codes)).unwrap();
+            for (nprobe, refine, filtered) in
+                [(1, 0, false), (4, 3, false), (7, 2, true), (50, 3, true)]
+            {
+                let params = IvfSearchParams {
+                    refine,
+                    allow: filtered.then_some(&allow),
+                    ..IvfSearchParams::new(nprobe)
+                };
+                let one: Vec<Vec<Hit>> = qs
+                    .iter()
+                    .map(|q| index.search(&seg, q, 10, &params).unwrap())
+                    .collect();
+                for threads in [1, 2, 3] {
+                    let batch = index
+                        .search_batch(&pool(threads), &seg, &qs, 10, &params)
+                        .unwrap();
+                    assert_eq!(
+                        batch, one,
+                        "{metric} {codes:?} nprobe {nprobe} threads {threads}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn version_1_files_without_a_probe_section_still_open() {
+    let seg = fuzzing::fixture_segment();
+    let p = pool(1);
+    let params = IvfParams {
+        sub_centroids: 0,
+        ..IvfParams::new(fuzzing::FIXTURE_NLIST, CodeType::Sq8)
+    };
+    let v2 = IvfIndex::build(&p, seg, &params).unwrap();
+    let mut bytes = std::fs::read(
+        v2.write(
+            &StdFs::new(),
+            &tempfile::tempdir().unwrap().keep().join("v.ivf"),
+        )
+        .unwrap()
+        .path,
+    )
+    .unwrap();
+    bytes[12..16].copy_from_slice(&1u32.to_le_bytes());
+    fuzzing::reseal(&mut bytes);
+    let v1 = open_fixture(&bytes).unwrap();
+    assert_eq!(v1.header().prefix.version, 1);
+    let q = [0.5, -1.0, 2.0, 0.25];
+    assert_eq!(
+        v1.search(seg, &q, 5, &IvfSearchParams::new(2)).unwrap(),
+        v2.search(seg, &q, 5, &IvfSearchParams::new(2)).unwrap()
+    );
+    // A version 1 header may not describe a probe section.
+    let mut bytes = fuzzing::fixture_index_bytes(CodeType::Sq8);
+    bytes[12..16].copy_from_slice(&1u32.to_le_bytes());
+    fuzzing::reseal(&mut bytes);
+    let err = open_fixture(&bytes).unwrap_err().to_string();
+    assert!(err.contains("probe section in a version 1 file"), "{err}");
+}
+
+#[test]
 fn full_probe_equals_flat_exactly_with_filters() {
     let seed = test_seed("ivf_exact");
     let fs = MemFs::new();
@@ -529,7 +683,7 @@ fn ivf_fuzz_corpus_replays() {
         // Seeds: both code types, plain and resealed, with and without a filter.
         std::fs::create_dir_all(&dir).unwrap();
         for (name, codes) in [("f32", CodeType::F32), ("sq8", CodeType::Sq8)] {
-            for mode in [0u8, 0x13, 0x5e] {
+            for mode in [0u8, 0x13, 0x5e, 0x93] {
                 let mut input = vec![mode, 16, 240, 3, 200];
                 input.extend_from_slice(&fuzzing::fixture_index_bytes(codes));
                 std::fs::write(dir.join(format!("seed-{name}-{mode:02x}")), input).unwrap();
