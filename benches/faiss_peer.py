@@ -5,7 +5,9 @@ spherical, inner product on unit vectors = cosine ranking), built with 2 OpenMP 
 searched with 1 thread over the same nprobe sweep. Writes docs/bench/ivf-faiss-peer.csv
 (same columns as docs/bench/ivf-recall-qps.csv) and docs/bench/ivf-faiss-peer-build.csv,
 then prints QPS ratios at equal recall against ivf-recall-qps.csv (run the Rust bench
-first, right before this script, on the same machine).
+first, right before this script, on the same machine). faiss gets every query in one
+`index.search` call, like `mnemodb-ivf-*` (one `search_batch` call on a 1-thread pool);
+`mnemodb-ivf-flat-1by1` is one `search` call per query.
 
     pip install faiss-cpu numpy
     MNEMODB_DATASET=/work/shared/datasets/wordnet-minilm-50k python3 benches/faiss_peer.py
@@ -126,7 +128,12 @@ def main():
         for sname, _, _ in sets:
             for target in [0.80, 0.85, 0.90]:
                 parts = []
-                for ours_k, theirs_k in [("mnemodb-ivf-flat", "faiss-ivf-flat"), ("mnemodb-ivf-sq8", "faiss-ivf-sq8")]:
+                for ours_k, theirs_k in [
+                    ("mnemodb-ivf-flat", "faiss-ivf-flat"),
+                    ("mnemodb-ivf-flat-1by1", "faiss-ivf-flat"),
+                    ("mnemodb-ivf-flat-centroids", "faiss-ivf-flat"),
+                    ("mnemodb-ivf-sq8", "faiss-ivf-sq8"),
+                ]:
                     a = qps_at(curves.get((sname, ours_k), []), target)
                     b = qps_at(curves.get((sname, theirs_k), []), target)
                     if a and b:

@@ -39,30 +39,34 @@ fn out_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/bench")
 }
 
-/// Every query once on the current thread, best of `REPS` runs: (recall@10, QPS).
+/// Every query once on one thread, best of `REPS` runs: (recall@10, QPS). `batch`: one
+/// `search_batch` call with every query on a 1-thread pool (what faiss's `index.search`
+/// of the whole set with one OpenMP thread is); otherwise one `search` call per query.
 fn run_1t(
     index: &IvfIndex,
     seg: &SegmentReader,
     set: &QuerySet,
     params: &IvfSearchParams<'_>,
+    batch: bool,
 ) -> (f64, f64) {
+    let p1 = pool(1);
+    let qs: Vec<&[f32]> = set.queries.rows().collect();
     let mut best = f64::INFINITY;
-    let mut results = Vec::new();
+    let mut results: Vec<Vec<u64>> = Vec::new();
     for _ in 0..REPS {
         let t = Instant::now();
-        results = set
-            .queries
-            .rows()
-            .map(|q| {
-                index
-                    .search(seg, q, 10, params)
-                    .unwrap()
-                    .iter()
-                    .map(|h| h.id)
-                    .collect::<Vec<u64>>()
-            })
-            .collect();
+        let hits: Vec<Vec<_>> = if batch {
+            index.search_batch(&p1, seg, &qs, 10, params).unwrap()
+        } else {
+            qs.iter()
+                .map(|q| index.search(seg, q, 10, params).unwrap())
+                .collect()
+        };
         best = best.min(t.elapsed().as_secs_f64());
+        results = hits
+            .iter()
+            .map(|h| h.iter().map(|h| h.id).collect())
+            .collect();
     }
     let recall = recall_at_k(&results, &set.truth, 10).unwrap();
     (recall, set.queries.len() as f64 / best)
@@ -222,36 +226,31 @@ fn run_dataset(
             "\n-- {data} / {}: recall@10 and single-thread QPS --",
             set.name
         );
-        println!(
-            "{:>6} | {:>8} {:>9} | {:>8} {:>9} | {:>8} {:>9} | {:>8} {:>9}",
-            "nprobe",
-            "flat R",
-            "flat QPS",
-            "flat/c R",
-            "flat/c QPS",
-            "sq8 R",
-            "sq8 QPS",
-            "sq8/0 R",
-            "sq8/0 QPS"
-        );
+        // Columns: (label, index, re-rank, refine, batch). `/1by1`: one call per query;
+        // `centroids`: lists by centroid only; the others one batch call (as faiss's).
+        const VARIANTS: [(&str, usize, usize, usize, bool); 5] = [
+            ("ivf-flat", 0, 4, 3, true),
+            ("ivf-flat-1by1", 0, 4, 3, false),
+            ("ivf-flat-centroids", 0, 4, 0, true),
+            ("ivf-sq8", 1, 4, 3, true),
+            ("ivf-sq8-norerank", 1, 0, 3, true),
+        ];
+        let mut header = format!("{:>6}", "nprobe");
+        for (label, ..) in VARIANTS {
+            write!(header, " | {:>18} {:>6} {:>7}", label, "R", "QPS").unwrap();
+        }
+        println!("{header}");
         for &nprobe in &NPROBES {
             let mut line = format!("{nprobe:>6}");
-            // `/c`: lists ordered by centroid only (no sub-centroid refinement).
-            let variants: [(&str, usize, usize, usize); 4] = [
-                ("ivf-flat", 0, 4, 3),
-                ("ivf-flat-centroids", 0, 4, 0),
-                ("ivf-sq8", 1, 4, 3),
-                ("ivf-sq8-norerank", 1, 0, 3),
-            ];
-            for (label, which, rerank, refine) in variants {
+            for (label, which, rerank, refine, batch) in VARIANTS {
                 let (_, index) = &indexes[which];
                 let params = IvfSearchParams {
                     rerank,
                     refine,
                     ..IvfSearchParams::new(nprobe)
                 };
-                let (r, qps) = run_1t(index, &seg, set, &params);
-                write!(line, " | {r:>8.4} {qps:>9.0}").unwrap();
+                let (r, qps) = run_1t(index, &seg, set, &params, batch);
+                write!(line, " | {:>18} {r:>6.4} {qps:>7.0}", "").unwrap();
                 writeln!(
                     recall_csv,
                     "{data},{},mnemodb-{label},1,{nprobe},{r:.5},{qps:.1}",
