@@ -529,10 +529,10 @@ mod tests {
         let p = IvfProbeLayout::compute(3, 4, 7).unwrap();
         assert_eq!(
             (p.sub_offsets_len, p.quant_offset, p.codes_offset),
-            (20, 64, 88)
+            (20, 64, 80)
         );
         assert_eq!(len, p.len);
-        assert_eq!(len, 88 + 7 * 3);
+        assert_eq!(len, 80 + 7 * 3);
         assert_eq!(l.file_len, off + len);
         assert!(l.with_probe(1).is_none(), "one probe section at most");
         let fields = IvfHeaderFields {

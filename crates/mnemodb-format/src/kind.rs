@@ -69,14 +69,17 @@ impl FileKind {
                 oldest: 1,
                 newest: 2,
             },
-            FileKind::Segment
-            | FileKind::Tombstones
-            | FileKind::Manifest
-            | FileKind::Checkpoint
-            | FileKind::Wal => VersionRange {
+            // v2: the metastore's layout-2 body (used in place; v1 files read in bulk).
+            FileKind::Checkpoint => VersionRange {
                 oldest: 1,
-                newest: 1,
+                newest: 2,
             },
+            FileKind::Segment | FileKind::Tombstones | FileKind::Manifest | FileKind::Wal => {
+                VersionRange {
+                    oldest: 1,
+                    newest: 1,
+                }
+            }
         }
     }
 

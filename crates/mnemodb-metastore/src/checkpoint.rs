@@ -1,14 +1,14 @@
 //! Checkpoint files: a [`MetaState`] at one LSN, as bytes.
 //!
-//! Two body layouts share the 128-byte [`CheckpointHeader`] (file prefix version 1):
+//! Two body layouts share the 128-byte [`CheckpointHeader`]:
 //!
-//! - **Layout 2** (written): the checkpoint is *used in place*. Documents sit behind a
+//! - **Layout 2** (written, file prefix version 2): the checkpoint is *used in place*. Documents sit behind a
 //!   fixed-width offset table, external ids in sorted fixed-width tables, and every index
 //!   (live / exists / numbers / timestamps bitmaps, keyword postings, the sorted range
 //!   array, field counts) is stored, so opening checks CRCs and structure and decodes
 //!   nothing per document; see `crate::base` and `docs/FORMAT.md`. The opened state is the
 //!   mapped file (the *base*) plus an empty overlay.
-//! - **Layout 1** (read only): header, schema, then `document_count × (internal_id:u32
+//! - **Layout 1** (read only; version 1 files, and a version 2 file may hold one): header, schema, then `document_count × (internal_id:u32
 //!   external_id document)`, one body CRC. Indexes are rebuilt from the documents on load
 //!   in bulk (`BulkLoad`).
 //!
@@ -66,7 +66,7 @@ impl MetaState {
         let body = out
             .get(CheckpointHeader::SIZE as usize..)
             .unwrap_or_default();
-        let header = CheckpointHeader::new(
+        let mut header = CheckpointHeader::new(
             self.lsn(),
             self.len(),
             self.next_internal_id(),
@@ -74,6 +74,9 @@ impl MetaState {
             body.len() as u64,
             crc32(body),
         );
+        // As the builds before layout 2 wrote it.
+        header.prefix.version = 1;
+        header.header_crc = header.compute_crc();
         if let Some(h) = out.get_mut(..CheckpointHeader::SIZE as usize) {
             h.copy_from_slice(&header.to_bytes());
         }
