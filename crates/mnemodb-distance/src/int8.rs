@@ -127,6 +127,32 @@ impl I8 {
     }
 }
 
+impl I8 {
+    /// The f32 form of a query for scoring codes *widened to f32* (`c as f32`, e.g. many
+    /// codes at once with [`crate::tile::distances_tile`]), and the metric to score them
+    /// with: L2 → the query in code units, `(q - offset) / scale`, under L2; cosine and
+    /// inner product → the query itself under inner product (`q·x = q·offset + scale ·
+    /// q·c`, and the first term is the same for every code). Either way smaller is
+    /// closer and the order is that of the decoded vectors, up to f32 rounding.
+    pub fn widened_query(&self, metric: Metric, query: &[f32]) -> (Metric, Vec<f32>) {
+        if metric == Metric::L2 {
+            let q = query
+                .iter()
+                .zip(&self.offset)
+                .map(|(x, o)| (x - o) / self.scale)
+                .collect();
+            (Metric::L2, q)
+        } else {
+            (Metric::InnerProduct, query.to_vec())
+        }
+    }
+}
+
+/// Append `codes` widened to f32 (`c as f32`) to `out`.
+pub fn widen(codes: &[i8], out: &mut Vec<f32>) {
+    out.extend(codes.iter().map(|&c| f32::from(c)));
+}
+
 fn to_code(x: f32) -> i8 {
     // `as` saturates and maps NaN to 0; the clamp keeps codes symmetric.
     x.round().clamp(-MAX_CODE, MAX_CODE) as i8
@@ -252,6 +278,49 @@ mod tests {
                     &order[..3]
                 );
             }
+        }
+    }
+
+    #[test]
+    fn widened_codes_rank_like_the_decoded_vectors() {
+        let dim = 16;
+        let rows: Vec<f32> = (0..50 * dim)
+            .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 3.0 + 1.0)
+            .collect();
+        let q8 = I8::train(&rows, dim).unwrap();
+        let mut codes = vec![0i8; rows.len()];
+        for (r, c) in rows.chunks_exact(dim).zip(codes.chunks_exact_mut(dim)) {
+            q8.encode(r, c);
+        }
+        let decoded: Vec<f32> = codes
+            .chunks_exact(dim)
+            .flat_map(|c| {
+                c.iter()
+                    .zip(q8.offset())
+                    .map(|(&c, o)| o + q8.scale() * f32::from(c))
+            })
+            .collect();
+        let mut wide = Vec::new();
+        widen(&codes, &mut wide);
+        let q: Vec<f32> = rows[3 * dim..4 * dim]
+            .iter()
+            .map(|x| x * 0.9 + 0.05)
+            .collect();
+        for metric in [Metric::L2, Metric::InnerProduct] {
+            let (m, wq) = q8.widened_query(metric, &q);
+            let by = |data: &[f32], query: &[f32], m: Metric| {
+                let mut order: Vec<usize> = (0..50).collect();
+                order.sort_by(|&a, &b| {
+                    let d = |i: usize| exact(m, query, &data[i * dim..][..dim]);
+                    d(a).total_cmp(&d(b))
+                });
+                order
+            };
+            assert_eq!(
+                by(&wide, &wq, m)[..5],
+                by(&decoded, &q, metric)[..5],
+                "{metric}"
+            );
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use mnemodb_distance::int8::I8;
 use mnemodb_distance::quantized::Sq8;
-use mnemodb_distance::{Metric, batch, validate_vector};
+use mnemodb_distance::{Metric, validate_vector};
 use mnemodb_format::{IVF_DTYPE_F32, IVF_DTYPE_SQ8, IvfHeader, IvfLayout};
 use mnemodb_io::ReadOnlyBytes;
 use mnemodb_segment::SegmentReader;
@@ -572,56 +572,5 @@ impl IvfIndex {
             return Err(Error::InvalidParams("nprobe must be at least 1".into()));
         }
         self.check_segment(seg)
-    }
-
-    /// The lists to probe, nearest first: the `nprobe` nearest centroids (by the k-means
-    /// measure), or with `refine > 0` and sub-centroids, the `nprobe` lists of the
-    /// `refine × nprobe` nearest centroids whose nearest sub-centroid is nearest.
-    pub(crate) fn probe_order(
-        &self,
-        s: &Sections<'_>,
-        q: &[f32],
-        nprobe: usize,
-        refine: usize,
-    ) -> Vec<u32> {
-        let nlist = self.nlist();
-        let metric = if self.metric == Metric::Cosine {
-            Metric::InnerProduct
-        } else {
-            Metric::L2
-        };
-        let mut d = vec![f32::INFINITY; nlist];
-        batch::distances_strided(metric, q, s.centroids, self.dim(), &mut d);
-        let nprobe = nprobe.min(nlist);
-        let refined = self
-            .probe_quant
-            .as_ref()
-            .filter(|_| refine > 0 && nprobe < nlist);
-        let shortlist = match refined {
-            Some(_) => nprobe.saturating_mul(refine).min(nlist),
-            None => nprobe,
-        };
-        let mut order: Vec<(f32, u32)> = d.into_iter().zip(0u32..).collect();
-        let cmp = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-        if shortlist < order.len() {
-            order.select_nth_unstable_by(shortlist, cmp);
-            order.truncate(shortlist);
-        }
-        order.sort_unstable_by(cmp);
-        let lists: Vec<u32> = order.into_iter().map(|(_, l)| l).collect();
-        match refined {
-            Some(quant) => {
-                // Sub-centroids are compared by the search's own measure (a list's best row
-                // by inner product is not its best by L2).
-                let query = quant.query(self.metric, q);
-                let ranker = probe::ProbeRanker {
-                    offsets: s.sub_offsets,
-                    codes: s.sub_codes,
-                    dim: self.dim(),
-                };
-                ranker.rank(&query, &lists, nprobe)
-            }
-            None => lists,
-        }
     }
 }

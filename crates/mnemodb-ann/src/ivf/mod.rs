@@ -11,6 +11,14 @@
 //!   ([`mnemodb_distance::batch::distances_strided`]) for f32 codes, or the SQ8 kernels of
 //!   [`mnemodb_distance::quantized`] followed by an exact re-ranking of the best
 //!   `k × rerank` candidates with the segment's f32 rows.
+//! - Probe order ([`IvfSearchParams::refine`], `probe.rs`): the `refine × nprobe` lists
+//!   with the nearest centroids are re-ordered by their nearest *sub-centroid* (up to
+//!   [`IvfParams::sub_centroids`] k-means centres of each list's own rows, int8-coded) and
+//!   the best `nprobe` probed: as many lists scanned, better ones (wordnet-minilm-50k,
+//!   nprobe 16: recall@10 0.872 → 0.913).
+//! - Batches ([`IvfIndex::search_batch`], `scan.rs`): each thread takes a contiguous share
+//!   of the queries and reads every list they probe once, for all of them (f32 lists with
+//!   the many-queries tile kernel); results equal one-query searches bit for bit.
 //! - Persistence: `seg-<id>.ivf` ([`mnemodb_format::IvfHeader`]); opened by mapping and
 //!   used in place; [`IvfIndex::verify`] checks every byte.
 //!

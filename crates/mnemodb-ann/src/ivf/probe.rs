@@ -10,9 +10,12 @@
 //! and the rows scanned are as many as without it; what changes is which lists.
 //!
 //! Measured on wordnet-minilm-50k (nlist 894, 16 sub-centroids per list, shortlist 3 ×
-//! nprobe): recall@10 at nprobe 16 goes from 0.872 to 0.91 for 768 extra 384-byte code
-//! distances per query (docs/BENCHMARKS.md, IVF).
-use mnemodb_distance::int8::{I8, I8Query};
+//! nprobe): recall@10 at nprobe 16 goes from 0.872 to 0.913, for 768 sub-centroid
+//! distances per query — cheap in a batch (each shortlisted list's codes are widened once
+//! for all the queries that shortlisted it), about as dear as the list scans for a single
+//! query (docs/BENCHMARKS.md, IVF).
+use mnemodb_distance::int8::{I8, widen};
+use mnemodb_distance::{Metric, tile};
 use mnemodb_segment::SegmentReader;
 use rayon::prelude::*;
 
@@ -111,45 +114,70 @@ fn list_centres(
     Ok(kmeans::train(pool, points, &params)?.centroids)
 }
 
-/// Reorders a shortlist of lists by their nearest sub-centroid.
+/// Scores lists by their nearest sub-centroid: the sub-centroids' int8 codes widened to
+/// f32 and compared with the tile kernel to every query that shortlisted the list at once
+/// (the same arithmetic for a batch of one and a batch of many).
 pub(crate) struct ProbeRanker<'a> {
     pub(crate) offsets: &'a [u32],
     pub(crate) codes: &'a [i8],
     pub(crate) dim: usize,
+    pub(crate) quant: &'a I8,
+    pub(crate) metric: Metric,
 }
 
 impl ProbeRanker<'_> {
-    /// Distance from the prepared query to list `l`'s nearest sub-centroid
-    /// (`f32::INFINITY` for a list without one).
-    fn list_distance(&self, query: &I8Query, l: u32) -> f32 {
+    /// The queries in the form [`ProbeRanker::score_list`] takes, and the metric.
+    pub(crate) fn prepare(&self, queries: &[Vec<f32>]) -> (Metric, Vec<Vec<f32>>) {
+        let mut metric = Metric::InnerProduct;
+        let prepared = queries
+            .iter()
+            .map(|q| {
+                let (m, wq) = self.quant.widened_query(self.metric, q);
+                metric = m;
+                wq
+            })
+            .collect();
+        (metric, prepared)
+    }
+
+    /// For each of `queries` (prepared), the distance to list `l`'s nearest sub-centroid
+    /// (`f32::INFINITY` for a list without one), into `out`. `wide` and `dist` are
+    /// scratch buffers.
+    pub(crate) fn score_list(
+        &self,
+        metric: Metric,
+        l: u32,
+        queries: &[&[f32]],
+        wide: &mut Vec<f32>,
+        dist: &mut Vec<f32>,
+        out: &mut Vec<f32>,
+    ) {
+        out.clear();
+        let dim = self.dim.max(1);
         let (Some(&lo), Some(&hi)) = (
             self.offsets.get(l as usize),
             self.offsets.get(l as usize + 1),
         ) else {
-            return f32::INFINITY;
+            out.resize(queries.len(), f32::INFINITY);
+            return;
         };
-        let (lo, hi) = (lo as usize * self.dim, hi as usize * self.dim);
-        self.codes
-            .get(lo..hi.max(lo))
-            .unwrap_or(&[])
-            .chunks_exact(self.dim.max(1))
-            .map(|c| query.rank_distance(c))
-            .fold(f32::INFINITY, f32::min)
-    }
-
-    /// The `nprobe` lists of `shortlist` nearest by sub-centroid, nearest first (ties by
-    /// lower list number).
-    pub(crate) fn rank(&self, query: &I8Query, shortlist: &[u32], nprobe: usize) -> Vec<u32> {
-        let mut scored: Vec<(f32, u32)> = shortlist
-            .iter()
-            .map(|&l| (self.list_distance(query, l), l))
-            .collect();
-        let cmp = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-        if nprobe < scored.len() {
-            scored.select_nth_unstable_by(nprobe, cmp);
-            scored.truncate(nprobe);
+        let codes = self
+            .codes
+            .get(lo as usize * dim..(hi as usize * dim).max(lo as usize * dim))
+            .unwrap_or(&[]);
+        let subs = codes.len() / dim;
+        if subs == 0 {
+            out.resize(queries.len(), f32::INFINITY);
+            return;
         }
-        scored.sort_unstable_by(cmp);
-        scored.into_iter().map(|(_, l)| l).collect()
+        wide.clear();
+        widen(codes, wide);
+        dist.clear();
+        dist.resize(queries.len() * subs, f32::INFINITY);
+        tile::distances_tile(metric, queries, wide, dim, dist);
+        out.extend(
+            dist.chunks_exact(subs)
+                .map(|d| d.iter().copied().fold(f32::INFINITY, f32::min)),
+        );
     }
 }

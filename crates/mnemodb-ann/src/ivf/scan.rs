@@ -8,11 +8,16 @@
 //! gives ([`mnemodb_distance::batch::distances_strided`]), so a batch returns exactly what
 //! each query alone returns.
 use mnemodb_distance::quantized::Sq8Query;
-use mnemodb_distance::{Backend, distance_fn_with, tile};
+use mnemodb_distance::{Backend, Metric, distance_fn_with, tile};
 use mnemodb_segment::SegmentReader;
 
 use super::index::{CodeType, IvfIndex, IvfSearchParams, Sections};
+use super::probe::ProbeRanker;
 use crate::{Hit, TopK};
+
+/// Queries per centroid-scoring tile (the tile kernel's distances of up to this many
+/// queries to every centroid are held at once).
+const CENTROID_TILE: usize = 16;
 
 impl IvfIndex {
     /// Top-`k` of every prepared query (validated by the caller), in query order.
@@ -24,13 +29,7 @@ impl IvfIndex {
         params: &IvfSearchParams<'_>,
     ) -> Vec<Vec<Hit>> {
         let s = self.sections();
-        // (list, query) pairs, grouped by list.
-        let mut probes: Vec<(u32, u32)> = Vec::new();
-        for (qi, q) in queries.iter().enumerate() {
-            let lists = self.probe_order(&s, q, params.nprobe, params.refine);
-            probes.extend(lists.into_iter().map(|l| (l, qi as u32)));
-        }
-        probes.sort_unstable();
+        let probes = self.probes(&s, queries, params.nprobe, params.refine);
         match (&self.sq8, self.codes) {
             (Some(sq8), CodeType::Sq8) => {
                 let prepared: Vec<Sq8Query> =
@@ -39,6 +38,109 @@ impl IvfIndex {
             }
             _ => self.scan_f32(seg, &s, &probes, queries, k, params),
         }
+    }
+
+    /// The lists each query probes, as (list, query) pairs sorted by list: the `nprobe`
+    /// nearest centroids, or with `refine > 0` and sub-centroids, the `nprobe` lists of the
+    /// `refine × nprobe` nearest centroids whose nearest sub-centroid is nearest (by the
+    /// search's own measure: a list's best row by inner product is not its best by L2).
+    /// Both steps run over the batch: centroids with the tile kernel, sub-centroids list
+    /// by list (each shortlisted list's codes read once for every query shortlisting it).
+    fn probes(
+        &self,
+        s: &Sections<'_>,
+        queries: &[Vec<f32>],
+        nprobe: usize,
+        refine: usize,
+    ) -> Vec<(u32, u32)> {
+        let nlist = self.nlist();
+        let nprobe = nprobe.min(nlist);
+        let refined = self
+            .probe_quant
+            .as_ref()
+            .filter(|_| refine > 0 && nprobe < nlist);
+        let shortlist_len = match refined {
+            Some(_) => nprobe.saturating_mul(refine).min(nlist),
+            None => nprobe,
+        };
+        // Lists are assigned by dot product of unit vectors for cosine, L2 otherwise.
+        let centroid_metric = if self.metric == Metric::Cosine {
+            Metric::InnerProduct
+        } else {
+            Metric::L2
+        };
+        let cmp = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let mut shortlists: Vec<Vec<(f32, u32)>> = Vec::with_capacity(queries.len());
+        let mut dist = vec![f32::INFINITY; CENTROID_TILE.min(queries.len()) * nlist];
+        for chunk in queries.chunks(CENTROID_TILE) {
+            let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+            let dist = dist.get_mut(..refs.len() * nlist).unwrap_or(&mut []);
+            tile::distances_tile(centroid_metric, &refs, s.centroids, self.dim(), dist);
+            for row in dist.chunks_exact(nlist.max(1)) {
+                let mut order: Vec<(f32, u32)> = row.iter().copied().zip(0u32..).collect();
+                if shortlist_len < order.len() {
+                    order.select_nth_unstable_by(shortlist_len, cmp);
+                    order.truncate(shortlist_len);
+                }
+                shortlists.push(order);
+            }
+        }
+        if let Some(quant) = refined {
+            // Re-score every shortlisted list by its nearest sub-centroid, list by list.
+            let ranker = ProbeRanker {
+                offsets: s.sub_offsets,
+                codes: s.sub_codes,
+                dim: self.dim(),
+                quant,
+                metric: self.metric,
+            };
+            let (metric, prepared) = ranker.prepare(queries);
+            let mut by_list: Vec<(u32, u32, u32)> = shortlists
+                .iter()
+                .enumerate()
+                .flat_map(|(qi, sl)| {
+                    sl.iter()
+                        .enumerate()
+                        .map(move |(pos, &(_, l))| (l, qi as u32, pos as u32))
+                })
+                .collect();
+            by_list.sort_unstable();
+            let (mut wide, mut dist, mut best) = (Vec::new(), Vec::new(), Vec::new());
+            let mut group_queries: Vec<&[f32]> = Vec::new();
+            for group in by_list.chunk_by(|a, b| a.0 == b.0) {
+                let Some(&(l, _, _)) = group.first() else {
+                    continue;
+                };
+                group_queries.clear();
+                group_queries.extend(
+                    group
+                        .iter()
+                        .filter_map(|&(_, qi, _)| prepared.get(qi as usize).map(Vec::as_slice)),
+                );
+                ranker.score_list(metric, l, &group_queries, &mut wide, &mut dist, &mut best);
+                for (&(_, qi, pos), &d) in group.iter().zip(&best) {
+                    if let Some(entry) = shortlists
+                        .get_mut(qi as usize)
+                        .and_then(|sl| sl.get_mut(pos as usize))
+                    {
+                        entry.0 = d;
+                    }
+                }
+            }
+            for sl in &mut shortlists {
+                if nprobe < sl.len() {
+                    sl.select_nth_unstable_by(nprobe, cmp);
+                    sl.truncate(nprobe);
+                }
+            }
+        }
+        let mut probes: Vec<(u32, u32)> = shortlists
+            .iter()
+            .enumerate()
+            .flat_map(|(qi, sl)| sl.iter().map(move |&(_, l)| (l, qi as u32)))
+            .collect();
+        probes.sort_unstable();
+        probes
     }
 
     /// The rows and the `dim`-wide code bytes of list `l`.
