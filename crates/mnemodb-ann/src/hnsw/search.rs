@@ -1,10 +1,18 @@
 //! Top-k search with `ef`, allow-lists, tombstones and the exact-scan fallback.
+//!
+//! The exact scan reads each allowed row a few rows ahead of scoring it (the rows are
+//! scattered). On a graph with SQ8 codes it scores every allowed row on its code first
+//! (a quarter of the bytes) and computes exact f32 distances only for the rows the codes'
+//! proven error bound ([`CodeBound`]) cannot rule out of the top k, and for the rows whose
+//! code proves nothing ([`certified`]): the result is the f32 scan's, bit for bit (same
+//! kernel on the same rows, same (distance, row) order).
+use mnemodb_distance::quantized::Sq8Query;
 use mnemodb_distance::{Metric, validate_vector};
 use roaring::RoaringBitmap;
 
-use super::codes::Sq8Codes;
+use super::codes::{CodeBound, Sq8Codes, certified};
 use super::layer::{GraphRead, Quantized, SearchTuning, knn, knn_by, rerank};
-use super::prefetch::prefetch_lines;
+use super::prefetch::{prefetch_bytes, prefetch_lines};
 use super::scratch::{Far, Scored, with_scratch};
 use crate::error::{Error, Result};
 use crate::hit::Hit;
@@ -22,6 +30,8 @@ use crate::hit::Hit;
 /// crossover ≈ 15%, so `C ≈ 0.15² × 50,000 / 64 ≈ 16`. That puts the switch at 14% for 50k
 /// rows and 3.6% for 1M rows (ef 64). Recall never collapses: below the switch the answer
 /// is exact; above it the walk measured recall@10 ≥ 0.996 (0.1%–50% all measured).
+/// (Measured with the f32 scan; the scan on SQ8 codes costs ≈ 0.6× per row on the memory
+/// layer's benchmark, so for an index with codes the switch is on the cautious side.)
 pub const EXACT_SCAN_COST: f64 = 16.0;
 
 /// The allowed fraction below which a filtered search scans exactly (see
@@ -144,12 +154,13 @@ pub(crate) fn run<G: GraphRead>(
     }
     .saturating_sub(deleted_count);
     let filtered = opts.allow.is_some() || tomb.is_some() || deleted_count > 0;
-    let accept = |id: u32| {
-        opts.allow.is_none_or(|a| a.contains(id))
-            && !tomb.is_some_and(|tb| tb.contains(id))
+    // Every test but the allow-list (for scans that iterate the allow-list itself).
+    let admit = |id: u32| {
+        !tomb.is_some_and(|tb| tb.contains(id))
             && !deleted(id)
             && opts.accept.is_none_or(|p| (p.0)(id))
     };
+    let accept = |id: u32| opts.allow.is_none_or(|a| a.contains(id)) && admit(id);
     let fraction = opts
         .exact_fraction
         .unwrap_or_else(|| exact_scan_fraction(n, ef));
@@ -187,14 +198,54 @@ pub(crate) fn run<G: GraphRead>(
             // one more line).
             let lines = t.graph.vector_lines() + 1;
             let fetch = |row: u32| prefetch_lines(t.graph.vector_ptr(row), lines, false);
-            match opts.allow {
-                Some(a) => read_ahead(
-                    a.range(range.clone()),
-                    a.range(range.clone()),
-                    fetch,
-                    &mut offer,
-                ),
-                None => read_ahead(range.clone(), range.clone(), fetch, &mut offer),
+            let coded = t
+                .sq8
+                .filter(|c| c.dim() == t.dim && c.codes().len() / t.dim >= n)
+                .and_then(|c| Some((c, CodeBound::new(&c.sq, t.metric, &q)?)));
+            if let Some((c, bound)) = coded {
+                // The same top k from a quarter of the bytes per row: every allowed row is
+                // scored on its code; `offer` then scores exactly only the rows whose exact
+                // distance the codes' proven error bound cannot rule out of the top k, and
+                // the rows whose code proves nothing (see `CodeBound`, `certified`).
+                let mut q8 = std::mem::take(&mut s.q8);
+                c.sq.query_into(t.metric, &q, &mut q8);
+                let scan = CodeScan {
+                    codes: c.codes(),
+                    dim: t.dim,
+                    query: &q8,
+                };
+                // Scratch buffers the exact scan does not otherwise use (neighbour
+                // selection, copies of links).
+                let (approx, unsure) = (&mut s.pool, &mut s.links);
+                // The rows come from the allow-list (or are all rows when there is none):
+                // the rest of `accept`.
+                let admit_row = |row: u32| admit(row) && t.graph.vector(row).is_some();
+                match opts.allow {
+                    Some(a) => scan.score(
+                        a.range(range.clone()),
+                        a.range(range.clone()),
+                        admit_row,
+                        approx,
+                        unsure,
+                    ),
+                    None => scan.score(range.clone(), range.clone(), admit_row, approx, unsure),
+                }
+                keep_possible(approx, k, &bound);
+                unsure.extend(approx.iter().map(|h| h.id));
+                let survivors = unsure.iter().copied();
+                read_ahead(READ_AHEAD, survivors.clone(), survivors, fetch, &mut offer);
+                s.q8 = q8;
+            } else {
+                match opts.allow {
+                    Some(a) => read_ahead(
+                        READ_AHEAD,
+                        a.range(range.clone()),
+                        a.range(range.clone()),
+                        fetch,
+                        &mut offer,
+                    ),
+                    None => read_ahead(READ_AHEAD, range.clone(), range.clone(), fetch, &mut offer),
+                }
             }
             s.found.clear();
             s.found.extend(s.results.drain().map(|f| f.0));
@@ -226,24 +277,95 @@ pub(crate) fn run<G: GraphRead>(
     Ok(())
 }
 
-/// Rows [`read_ahead`] fetches ahead of the one it scores. Measured on the memory layer's
+/// Rows the exact scan fetches ahead of the one it scores. Measured on the memory layer's
 /// 100k-scope recall (≈ 5.7k scattered rows scanned): 2.95 → 2.02 ms p50 with 4; 2 was
 /// slower and 8 no better (docs/BENCHMARKS.md, memory layer).
 const READ_AHEAD: usize = 4;
 
-/// Calls `visit` on every item of `items`, after calling `fetch` on the item
-/// [`READ_AHEAD`] places later; `ahead` is a second iterator over the same items.
+/// [`READ_AHEAD`] for the scan of SQ8 codes: a code takes less arithmetic than a row, so
+/// more of them go by while one is fetched. On the memory layer's recall: 8 about 2 %
+/// faster than 4, 16 no better, 2 about 10 % slower.
+const CODE_READ_AHEAD: usize = 8;
+
+/// Calls `visit` on every item of `items`, after calling `fetch` on the item `distance`
+/// places later; `ahead` is a second iterator over the same items.
 fn read_ahead(
+    distance: usize,
     items: impl Iterator<Item = u32>,
     ahead: impl Iterator<Item = u32>,
     fetch: impl Fn(u32),
     mut visit: impl FnMut(u32),
 ) {
-    let mut ahead = ahead.skip(READ_AHEAD);
+    let mut ahead = ahead.skip(distance);
     for item in items {
         if let Some(next) = ahead.next() {
             fetch(next);
         }
         visit(item);
     }
+}
+
+/// The first pass of the exact scan on SQ8 codes: rows scored on their codes.
+struct CodeScan<'a> {
+    /// `n × dim` codes, row `i` at `i × dim`.
+    codes: &'a [u8],
+    dim: usize,
+    query: &'a Sq8Query,
+}
+
+impl CodeScan<'_> {
+    /// Row `row`'s code (`None` past the end).
+    #[inline]
+    fn code(&self, row: u32) -> Option<&[u8]> {
+        let start = (row as usize).checked_mul(self.dim)?;
+        self.codes.get(start..start.checked_add(self.dim)?)
+    }
+
+    /// The rows of `rows` that `admit` accepts: those with a [`certified`] code go to
+    /// `approx` with their code distance, the others' row numbers to `unsure`. Codes are
+    /// fetched [`CODE_READ_AHEAD`] rows ahead (`ahead`: a second iterator over `rows`).
+    fn score(
+        &self,
+        rows: impl Iterator<Item = u32>,
+        ahead: impl Iterator<Item = u32>,
+        admit: impl Fn(u32) -> bool,
+        approx: &mut Vec<Scored>,
+        unsure: &mut Vec<u32>,
+    ) {
+        approx.clear();
+        unsure.clear();
+        // 6 lines per 384-d code; one more when codes straddle lines.
+        let aligned =
+            self.dim.is_multiple_of(64) && (self.codes.as_ptr() as usize).is_multiple_of(64);
+        let lines = self.dim.div_ceil(64) + usize::from(!aligned);
+        let fetch = |row: u32| {
+            let at = (row as usize).wrapping_mul(self.dim);
+            prefetch_bytes(self.codes.as_ptr().wrapping_add(at), lines);
+        };
+        read_ahead(CODE_READ_AHEAD, rows, ahead, fetch, |row| {
+            if !admit(row) {
+                return;
+            }
+            match self.code(row) {
+                Some(code) if certified(code) => approx.push(Scored {
+                    dist: self.query.distance(code),
+                    id: row,
+                }),
+                _ => unsure.push(row),
+            }
+        });
+    }
+}
+
+/// Drops from `approx` (code distances of rows with certified codes) every row that
+/// cannot be among the `k` nearest: the `k`-th smallest code distance bounds `k` rows'
+/// exact distances from above, and a row whose exact distance is bounded from below by
+/// more than that is beaten by all `k`, ties included. Linear time (a selection, no sort).
+fn keep_possible(approx: &mut Vec<Scored>, k: usize, bound: &CodeBound) {
+    if k == 0 || approx.len() <= k {
+        return;
+    }
+    let (_, kth, _) = approx.select_nth_unstable_by(k - 1, |a, b| a.dist.total_cmp(&b.dist));
+    let keep = bound.keep_up_to(kth.dist);
+    approx.retain(|h| f64::from(h.dist) <= keep);
 }

@@ -5,4 +5,5 @@ mod hnsw;
 mod hnsw_alloc;
 mod hnsw_file;
 mod hnsw_live;
+mod hnsw_sq8_exact;
 mod ivf;
