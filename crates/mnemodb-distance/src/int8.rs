@@ -13,6 +13,9 @@
 //! approximation of the order, not a distance in the crate's convention. Use it where
 //! an approximate order is enough (which lists to probe), never for results.
 //!
+//! [`widen`] turns codes into f32 (for the tile kernels, with [`I8::widened_query`]); its
+//! `unsafe` is only the call of its `#[target_feature]` copies after run-time detection.
+//!
 //! ```
 //! use mnemodb_distance::{int8::I8, Metric};
 //! let rows = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8]; // three unit rows of dim 2
@@ -28,6 +31,7 @@
 use simsimd::SpatialSimilarity;
 
 use crate::Metric;
+use crate::tile::Isa;
 
 /// Largest code magnitude (symmetric: `-128` is never produced).
 const MAX_CODE: f32 = 127.0;
@@ -150,7 +154,45 @@ impl I8 {
 
 /// Append `codes` widened to f32 (`c as f32`) to `out`.
 pub fn widen(codes: &[i8], out: &mut Vec<f32>) {
-    out.extend(codes.iter().map(|&c| f32::from(c)));
+    let start = out.len();
+    out.resize(start + codes.len(), 0.0);
+    let dst = out.get_mut(start..).unwrap_or_default();
+    match Isa::selected() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => {
+            // SAFETY: `Isa::selected` returns `Avx512` only after
+            // `is_x86_feature_detected!` confirmed avx512f, avx512vl and fma.
+            unsafe { widen_avx512(codes, dst) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => {
+            // SAFETY: `Isa::selected` returns `Avx2Fma` only after
+            // `is_x86_feature_detected!` confirmed avx2 and fma.
+            unsafe { widen_avx2(codes, dst) }
+        }
+        _ => widen_body(codes, dst),
+    }
+}
+
+/// `dst[i] = codes[i] as f32` over the common prefix: a plain zip the compiler turns
+/// into sign-extensions and conversions as wide as the enabled features allow.
+#[inline(always)]
+fn widen_body(codes: &[i8], dst: &mut [f32]) {
+    for (o, &c) in dst.iter_mut().zip(codes) {
+        *o = f32::from(c);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+fn widen_avx512(codes: &[i8], dst: &mut [f32]) {
+    widen_body(codes, dst);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn widen_avx2(codes: &[i8], dst: &mut [f32]) {
+    widen_body(codes, dst);
 }
 
 fn to_code(x: f32) -> i8 {

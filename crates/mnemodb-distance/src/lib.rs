@@ -83,7 +83,9 @@ pub mod reference;
 // run-time detection (same pattern as `simd`).
 #[allow(unsafe_code)]
 pub mod quantized;
-// Symmetric int8 codes for ranking (simsimd's i8 kernels; no unsafe of its own).
+// Symmetric int8 codes for ranking: `unsafe` only to call `widen`'s `#[target_feature]`
+// copies after run-time detection (same pattern as `quantized`).
+#[allow(unsafe_code)]
 pub mod int8;
 mod scalar;
 // The crate's only unsafe code: calling `#[target_feature]` kernels after
