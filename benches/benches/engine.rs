@@ -8,6 +8,10 @@
 //! MNEMODB_ENGINE_BENCH=ingest,filter,churn,wide,million ...   # pick parts (default: all but million)
 //! MNEMODB_ENGINE_1M=1000000 ...                               # rows of the synthetic 96-d set
 //! MNEMODB_BENCH_DIR=/path ...                                  # where databases go (default: the OS temp dir, a real disk)
+//! MNEMODB_ENGINE_1M_DIR=/path ...                              # keep the 1M database there; if it already holds one,
+//!                                                              # skip ingest and queries and only measure open
+//! MNEMODB_ENGINE_OPEN_MODES=background,full,headers ...        # the Verify modes whose open is measured (default: all)
+//! MNEMODB_ENGINE_1M_INGEST_ONLY=1 ...                          # 1M: ingest, then open times (no query phases)
 //! ```
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use mnemodb::{
     CollectionConfig, Database, Filter, HnswParams, IndexKind, Metric, Options, Query, Record,
-    Value,
+    Value, Verify,
 };
 use mnemodb_benches::{Dataset, env_dataset, synthetic_dataset, synthetic_mixture};
 use mnemodb_dataset::Vectors;
@@ -42,12 +46,14 @@ fn main() {
     let want = |p: &str| parts.split(',').any(|x| x.trim() == p);
     let mut report = String::new();
     writeln!(report, "machine: {}", mnemodb_benches::machine()).unwrap();
-    let data = env_dataset().unwrap_or_else(|| synthetic_dataset(50_000, 384));
-    if want("ingest") || want("filter") {
-        ingest_query_filter(&data, want("filter"), &mut report);
-    }
-    if want("churn") {
-        churn(&data, &mut report);
+    if want("ingest") || want("filter") || want("churn") {
+        let data = env_dataset().unwrap_or_else(|| synthetic_dataset(50_000, 384));
+        if want("ingest") || want("filter") {
+            ingest_query_filter(&data, want("filter"), &mut report);
+        }
+        if want("churn") {
+            churn(&data, &mut report);
+        }
     }
     if want("wide") {
         let wide = synthetic_mixture(20_000, 1536);
@@ -466,18 +472,56 @@ fn rss_kib() -> u64 {
 }
 
 fn million(n: usize, report: &mut String) {
+    // `MNEMODB_ENGINE_1M_DIR`: a directory that keeps the database between runs; when it
+    // already holds one, only the open measurements run (iterating on open time without
+    // re-ingesting).
+    let kept = std::env::var_os("MNEMODB_ENGINE_1M_DIR").map(PathBuf::from);
+    if let Some(path) = &kept {
+        let built = std::fs::read_dir(path).is_ok_and(|mut d| {
+            d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("MANIFEST-")))
+        });
+        if built {
+            writeln!(
+                report,
+                "\n### Engine: open of the kept database {}\n\n| measure | value |\n|---|---|",
+                path.display()
+            )
+            .unwrap();
+            open_times(path, report);
+            return;
+        }
+        std::fs::create_dir_all(path).unwrap();
+    }
+    let temp = if kept.is_none() {
+        Some(bench_dir())
+    } else {
+        None
+    };
+    let dir_path = kept
+        .clone()
+        .unwrap_or_else(|| temp.as_ref().unwrap().path().to_path_buf());
     let data = synthetic_mixture(n, 96);
-    let dir = bench_dir();
     let params = HnswParams {
         ef_construction: 100,
         ..Default::default()
     };
     {
-        let db = Database::open(dir.path(), options(100_000)).unwrap();
+        let db = Database::open(&dir_path, options(100_000)).unwrap();
         db.create_collection(config(96, params)).unwrap();
         let (rate, until) = ingest(&db, &data.base, 0);
         db.checkpoint().unwrap();
         db.wait_for_background().unwrap();
+        if std::env::var_os("MNEMODB_ENGINE_1M_INGEST_ONLY").is_some() {
+            writeln!(
+                report,
+                "\n### Engine: synthetic {n} × 96d, ingest only\n\n| measure | value |\n|---|---|\n\
+                 | ingest acked | {rate:.0} vectors/s |\n| until sealed and indexed | {until:.0} s |"
+            )
+            .unwrap();
+            drop(db);
+            open_times(&dir_path, report);
+            return;
+        }
         let c = db.collection("bench").unwrap();
         // 300 distinct queries (exact truth at 1M is costly), each asked 5 times, so a
         // p99 is the 15th slowest of 1,500.
@@ -530,30 +574,71 @@ fn million(n: usize, report: &mut String) {
         db.checkpoint().unwrap();
         db.wait_for_background().unwrap();
     }
-    nice_duel(dir.path(), &data, report);
-    for verify in [true, false] {
+    nice_duel(&dir_path, &data, report);
+    open_times(&dir_path, report);
+}
+
+/// Open `dir` 5 times per verification mode: median open time and the RSS that open adds;
+/// with the background scrub (the default) also how long after open the scrub has
+/// checked every file, and the RSS then (the pages it read are file-backed and
+/// reclaimable).
+fn open_times(dir: &Path, report: &mut String) {
+    // `MNEMODB_ENGINE_OPEN_MODES=background,full,headers` (default: all three).
+    let modes = std::env::var("MNEMODB_ENGINE_OPEN_MODES")
+        .unwrap_or_else(|_| "background,full,headers".into());
+    let modes = [
+        ("background", Verify::Background),
+        ("full", Verify::Full),
+        ("headers", Verify::HeadersOnly),
+    ]
+    .into_iter()
+    .filter(|(name, _)| modes.split(',').any(|m| m.trim() == *name))
+    .map(|(_, v)| v);
+    for verify in modes {
         let mut opens = Vec::new();
-        let mut rss = 0;
+        let mut scrubs = Vec::new();
+        let (mut rss, mut rss_scrubbed) = (0, 0);
         for _ in 0..5 {
             let before = rss_kib();
             let t = Instant::now();
-            let db = Database::open(
-                dir.path(),
-                options(100_000).background(false).verify_on_open(verify),
-            )
-            .unwrap();
+            let db =
+                Database::open(dir, options(100_000).background(false).verify(verify)).unwrap();
             opens.push(t.elapsed().as_secs_f64() * 1e3);
             rss = rss_kib().saturating_sub(before);
+            if verify == Verify::Background {
+                loop {
+                    let s = db.stats();
+                    if s.unverified_segments == 0 && !s.scrubbing {
+                        assert!(s.damaged.is_empty(), "{:?}", s.damaged);
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                scrubs.push(t.elapsed().as_secs_f64() * 1e3);
+                rss_scrubbed = rss_kib().saturating_sub(before);
+            }
             drop(db);
         }
         opens.sort_by(f64::total_cmp);
+        scrubs.sort_by(f64::total_cmp);
         writeln!(
             report,
-            "| open, verify_on_open({verify}) (median of 5) | {:.1} ms |\n| RSS added by that open | {:.1} MiB |",
+            "| open, Verify::{verify:?} (median of 5; {:.1}–{:.1}) | {:.1} ms |\n| RSS added by that open | {:.1} MiB |",
+            opens[0],
+            opens[opens.len() - 1],
             percentile(&opens, 0.5),
             rss as f64 / 1024.0
         )
         .unwrap();
+        if !scrubs.is_empty() {
+            writeln!(
+                report,
+                "| background scrub done, after open began (median of 5) | {:.0} ms |\n| RSS added once the scrub is done | {:.1} MiB |",
+                percentile(&scrubs, 0.5),
+                rss_scrubbed as f64 / 1024.0
+            )
+            .unwrap();
+        }
     }
 }
 

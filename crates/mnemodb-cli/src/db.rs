@@ -2,7 +2,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use mnemodb::{Collection, CollectionInfo, Database, IndexKind, Options};
+use mnemodb::{Collection, CollectionInfo, Database, IndexKind, Options, Verify};
 
 use crate::dbformat;
 use crate::error::{CliError, Result};
@@ -53,12 +53,14 @@ pub fn open_rw(path: &Path, options: Options) -> Result<Database> {
     Ok(Database::open(path, options)?)
 }
 
-/// Open an existing database read-only (no lock; works beside a running writer).
+/// Open an existing database read-only (no lock; works beside a running writer), every
+/// file verified before it returns (a short-lived command exits before a background scrub
+/// would finish, and damage must be an exit code, not a wrong answer).
 pub fn open_ro(path: &Path) -> Result<Database> {
     require_db(path)?;
     Ok(Database::open_read_only(
         path,
-        Options::default().background(false),
+        Options::default().background(false).verify(Verify::Full),
     )?)
 }
 
@@ -74,9 +76,10 @@ pub fn open_or_create(path: &Path, options: Options) -> Result<Database> {
 }
 
 /// Options for short-lived CLI writers: maintenance runs inline, so the process exits
-/// with sealed segments and built indexes rather than abandoning background work.
+/// with sealed segments and built indexes rather than abandoning background work, and
+/// every file is verified at open (see [`open_ro`]).
 pub fn cli_options() -> Options {
-    Options::default().background(false)
+    Options::default().background(false).verify(Verify::Full)
 }
 
 /// The named collection, or the only one when no name is given.

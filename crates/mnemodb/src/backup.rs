@@ -117,8 +117,14 @@ fn try_refresh(inner: &Inner) -> Result<bool> {
     if newest != cursor.0 {
         let loaded = recovery::load_manifest(fs, &inner.dir)?
             .ok_or_else(|| Error::corrupted(&inner.dir, 0, "no MANIFEST any more"))?;
-        let mut state =
-            recovery::state_from_manifest(fs, &inner.dir, &loaded, inner.options.verify_on_open)?;
+        let current = inner.state.load_full();
+        let mut state = recovery::state_from_manifest(
+            fs,
+            &inner.dir,
+            &loaded,
+            inner.options.verify,
+            Some(&current),
+        )?;
         mnemodb_wal::read_records_with(
             fs,
             &wal_dir,

@@ -63,7 +63,16 @@ impl Collection {
         &self.db
     }
 
+    /// The newest snapshot of the collection; [`Error::Corrupted`] once verification found
+    /// damage in one of its files.
     pub(crate) fn snapshot(&self) -> Result<Arc<CollectionState>> {
+        let cs = self.snapshot_unchecked()?;
+        cs.check_intact()?;
+        Ok(cs)
+    }
+
+    /// The newest snapshot, damaged or not (metadata-only views: `count`, `stats`).
+    fn snapshot_unchecked(&self) -> Result<Arc<CollectionState>> {
         let state = self.db.inner.state.load();
         match state.collections.get(&self.name) {
             Some(cs) if cs.id == self.id => Ok(Arc::clone(cs)),
@@ -104,9 +113,11 @@ impl Collection {
         Ok(entry(&cs, id, true))
     }
 
-    /// Live records.
+    /// Live records (from the metadata, so also of a collection with a damaged file).
     pub fn count(&self) -> u64 {
-        self.snapshot().map(|cs| cs.meta.len()).unwrap_or(0)
+        self.snapshot_unchecked()
+            .map(|cs| cs.meta.len())
+            .unwrap_or(0)
     }
 
     /// Live records matching `filter`.
@@ -184,9 +195,10 @@ impl Collection {
         Ok(ids.len() as u64)
     }
 
-    /// Counts and files.
+    /// Counts and files (also of a collection with a damaged file: the damage is in
+    /// [`crate::SegmentStats::damage`]).
     pub fn stats(&self) -> Result<crate::CollectionStats> {
-        let cs = self.snapshot()?;
+        let cs = self.snapshot_unchecked()?;
         Ok(crate::stats::collection_stats(&self.db.inner, &cs))
     }
 }

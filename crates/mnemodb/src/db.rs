@@ -83,6 +83,8 @@ pub(crate) struct Inner {
     pub ro_cursor: Mutex<(u64, u64)>,
     /// Errors of background work, surfaced by `stats()` and the next write.
     pub background_error: Mutex<Option<String>>,
+    /// The background scrub's progress and stop flag.
+    pub scrub: Arc<crate::scrub::Scrub>,
     _lock: Option<Box<dyn LockGuard>>,
 }
 
@@ -97,6 +99,7 @@ impl Drop for WorkerGuard {
         self.inner
             .shutdown
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.scrub.stop();
         {
             let mut p = self.inner.signal.pending.lock();
             *p = true;
@@ -311,12 +314,27 @@ impl Database {
         if !self.inner.read_only {
             return Ok(false);
         }
-        crate::backup::refresh(&self.inner)
+        let changed = crate::backup::refresh(&self.inner)?;
+        if changed && self.inner.options.verify == crate::Verify::Background {
+            crate::scrub::start(&self.inner);
+        }
+        Ok(changed)
     }
 
-    /// Counts, sizes and positions for monitoring and `mnemodb info`.
+    /// Counts, sizes and positions for monitoring and `mnemodb info` (including what
+    /// the background scrub has checked and any damage it found).
     pub fn stats(&self) -> crate::DatabaseStats {
         crate::stats::database_stats(&self.inner)
+    }
+
+    /// Check every byte of every sealed segment and index file not checked yet (by the
+    /// open with [`crate::Verify::Full`], the background scrub or an earlier call), now,
+    /// on the calling thread (waiting for a file the scrub is checking at the moment).
+    /// Returns [`Error::Corrupted`] naming the file and byte offset of the first damage
+    /// found, now or before; after that every operation on the affected collection
+    /// returns that error too.
+    pub fn verify(&self) -> Result<crate::VerifyReport> {
+        crate::scrub::verify_all(&self.inner)
     }
 }
 
@@ -337,6 +355,7 @@ fn translate(state: &DbState, ops: Vec<(String, BatchOp)>) -> Result<Vec<WalOp>>
             .collections
             .get(&name)
             .ok_or_else(|| Error::UnknownCollection(name.clone()))?;
+        cs.check_intact()?;
         out.push(match op {
             BatchOp::Upsert(record) => {
                 let vector = validate_record_vector(cs, &record.vector)?;
@@ -510,7 +529,7 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
             create_new(&*fs, dir)?
         }
     };
-    let mut state = recovery::state_from_manifest(&*fs, dir, &loaded, options.verify_on_open)?;
+    let mut state = recovery::state_from_manifest(&*fs, dir, &loaded, options.verify, None)?;
     let mut report = OpenReport {
         manifest: loaded.seq,
         fallback: loaded.fallback.clone(),
@@ -600,6 +619,7 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
         read_only,
         ro_cursor: Mutex::new((loaded.seq, lsn)),
         background_error: Mutex::new(None),
+        scrub: Arc::default(),
         _lock: lock,
     });
     let thread = if background {
@@ -627,6 +647,9 @@ fn open_impl(fs: Arc<dyn Fs>, dir: &Path, options: Options, read_only: bool) -> 
         db.inner.kick(false)?;
     } else if !read_only {
         crate::maintenance::run_until_idle(&db.inner, false)?;
+    }
+    if db.inner.options.verify == crate::Verify::Background {
+        crate::scrub::start(&db.inner);
     }
     Ok(db)
 }

@@ -53,6 +53,7 @@ mod payload;
 mod priority;
 mod records;
 mod recovery;
+mod scrub;
 mod search;
 mod state;
 mod stats;
@@ -67,10 +68,11 @@ pub use mnemodb_distance::Metric;
 pub use mnemodb_io::Fs;
 pub use mnemodb_metastore::{Document, ExternalId, Filter, Schema, Value};
 pub use mnemodb_wal::Durability;
-pub use options::Options;
+pub use options::{Options, Verify};
 pub use records::{Entry, Query, Record, SearchHit, WriteBatch};
 pub use stats::{
     BackupReport, CollectionInfo, CollectionStats, CompactionReport, DatabaseStats, SegmentStats,
+    VerifyReport,
 };
 
 /// Log sequence number of a committed write.

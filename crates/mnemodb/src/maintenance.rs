@@ -443,7 +443,14 @@ fn build_missing_index(inner: &Inner) -> Result<bool> {
         failpoint::hit("index.after_file");
         let mut entry = seg.entry.clone();
         entry.index = Some(file);
-        let with_index = Arc::new(SealedSegment::new(entry, seg.reader.clone(), Some(index)));
+        // The segment's bytes keep their check (done or pending); the new index was
+        // built here.
+        let with_index = Arc::new(SealedSegment::with_check(
+            entry,
+            seg.reader.clone(),
+            Some(index),
+            Arc::clone(&seg.check),
+        ));
         let (name, id, generation) = (cs.config.name.clone(), cs.id, seg.entry.generation);
         install(inner, true, |next| {
             if let Some(c) = next.collections.get_mut(&name).filter(|c| c.id == id) {
@@ -480,9 +487,12 @@ pub(crate) fn compact_collection(
     let wanted = |p: &SealedPart| {
         let dead = p.tombstones.len();
         let n = p.seg.rows().max(1) as f64;
-        p.seg.rows() < o.compact_small_rows
-            || dead as f64 / n > o.compact_min_dead_fraction
-            || (force && dead > 0)
+        // A damaged segment is never rewritten: that would give its bad bytes fresh
+        // checksums.
+        p.seg.check.damage().is_none()
+            && (p.seg.rows() < o.compact_small_rows
+                || dead as f64 / n > o.compact_min_dead_fraction
+                || (force && dead > 0))
     };
     // Maximal runs of adjacent wanted segments; a run of one only when it has deletes.
     let mut runs: Vec<Vec<usize>> = Vec::new();
@@ -505,6 +515,11 @@ pub(crate) fn compact_collection(
     });
     for run in runs {
         let parts: Vec<&SealedPart> = run.iter().filter_map(|&i| cs.sealed.get(i)).collect();
+        // Rows are copied into a file with new checksums: check every byte of the
+        // sources first (a no-op for files already checked), and leave damaged ones.
+        if parts.iter().any(|p| p.seg.verify().is_some()) {
+            continue;
+        }
         let mut rows: Vec<(u32, &[f32])> = Vec::new();
         for p in &parts {
             for row in 0..p.seg.rows() as u32 {

@@ -3,6 +3,34 @@ use std::time::Duration;
 
 use mnemodb_wal::Durability;
 
+/// How much of the sealed files (segments and their indexes) is checked, and when. Every
+/// mode checks at open what is cheap and what later code relies on: the manifest's
+/// checksum; every referenced file's length; each segment's header, generation, content
+/// CRC (as recorded in its header), row count and first/last id against the manifest;
+/// each index's header fingerprint, the segment it was built from and its upper-level
+/// structure; each metadata checkpoint's checksums and LSN. The modes differ in when the
+/// rest of every byte (row and id checksums, padding, finite values, sorted ids, the
+/// level-0 graph) is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verify {
+    /// Before `open` (or a read-only `refresh`) returns: a damaged file fails the open
+    /// with [`crate::Error::Corrupted`]. Reads every file once (about 0.3 s and the
+    /// pages of every file in memory at 1M × 96).
+    Full,
+    /// After `open` returns, by a scrub on the engine's background pool at its lower
+    /// priority ([`Options::background_nice`]), one segment at a time (the default). A
+    /// damaged file it finds makes every later operation on its collection return
+    /// [`crate::Error::Corrupted`] naming the file and offset, and is reported by
+    /// [`crate::Database::stats`] and [`crate::Database::verify`]. Until the scrub has
+    /// reached a file, reads of it are served unchecked (as with `HeadersOnly`);
+    /// compaction checks a segment itself before rewriting it.
+    #[default]
+    Background,
+    /// Never on its own: only [`crate::Database::verify`] (or `mnemodb verify`) and
+    /// compaction (before rewriting a segment) check every byte.
+    HeadersOnly,
+}
+
 /// How a database is opened and run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -16,7 +44,7 @@ pub struct Options {
     pub(crate) index_batch_rows: usize,
     pub(crate) salvage: bool,
     pub(crate) checkpoint_wal_bytes: u64,
-    pub(crate) verify_on_open: bool,
+    pub(crate) verify: Verify,
     pub(crate) background_nice: u8,
 }
 
@@ -33,7 +61,7 @@ impl Default for Options {
             index_batch_rows: 2048,
             salvage: false,
             checkpoint_wal_bytes: 256 << 20,
-            verify_on_open: true,
+            verify: Verify::Background,
             background_nice: 10,
         }
     }
@@ -106,15 +134,23 @@ impl Options {
         self
     }
 
-    /// Check every byte of every sealed segment and index file (checksums, padding,
-    /// finite values, graph structure) when the database is opened or a read-only handle
-    /// refreshes, so that a damaged file fails the open with [`crate::Error::Corrupted`]
-    /// instead of serving wrong vectors (default `true`). Reads every file once: about
-    /// 0.3 s per 400 MB of vectors (1M × 96) on a loaded 2-core machine. `false` opens in
-    /// constant time per segment and leaves bit rot to `mnemodb verify`.
-    pub fn verify_on_open(mut self, on: bool) -> Self {
-        self.verify_on_open = on;
+    /// When every byte of the sealed segment and index files is checked (default
+    /// [`Verify::Background`]: cheap checks at open, the content checksums by a
+    /// background scrub). See [`Verify`].
+    pub fn verify(mut self, verify: Verify) -> Self {
+        self.verify = verify;
         self
+    }
+
+    /// The earlier switch: `true` is [`Verify::Full`] (every byte checked before open
+    /// returns), `false` is [`Verify::HeadersOnly`]. Prefer [`Options::verify`]; the
+    /// default is now [`Verify::Background`].
+    pub fn verify_on_open(self, on: bool) -> Self {
+        self.verify(if on {
+            Verify::Full
+        } else {
+            Verify::HeadersOnly
+        })
     }
 
     /// How much lower than the opening thread's the scheduling priority of the engine's

@@ -17,8 +17,9 @@ use crate::config::IndexKind;
 use crate::error::{Error, Result};
 use crate::files::{check_len, index_fingerprint};
 use crate::manifest::{self, CollectionEntry, ManifestBody, SegmentEntry};
+use crate::options::Verify;
 use crate::parts::{SealedPart, SealedSegment};
-use crate::state::{CollectionState, DbState, derive_tombstones, new_growing};
+use crate::state::{CollectionState, DbState, new_growing, tombstones_from_live};
 
 /// The manifest a database opens from.
 #[derive(Debug, Clone)]
@@ -114,19 +115,22 @@ fn damage_with(damage: &Error, more: &str) -> Error {
     }
 }
 
-/// Open one sealed segment (and its index) as the manifest describes it.
+/// Open one sealed segment (and its index) as the manifest describes it. Checks what is
+/// cheap and what later code relies on (length, header, generation and content CRC as
+/// the header records them, row count, first and last id, the index's header, binding
+/// and upper levels); with `verify` = [`Verify::Full`] also every byte (a damaged file
+/// fails here), else the segment starts unchecked for the background scrub or
+/// [`crate::Database::verify`].
 pub(crate) fn open_sealed(
     fs: &dyn Fs,
     dir: &Path,
     entry: &SegmentEntry,
     index: &IndexKind,
     manifest_name: &str,
-    verify: bool,
+    verify: Verify,
 ) -> Result<SealedSegment> {
     let path = check_len(fs, dir, &entry.vectors, manifest_name)?;
-    // Opening checks the header only; `verify` checks every block's checksum, so that
-    // damaged rows are refused here rather than served by `get` and `search`.
-    let reader = SegmentReader::open_with(fs, &path, mnemodb_segment::OpenOptions { verify })?;
+    let reader = SegmentReader::open(fs, &path)?;
     if reader.generation() != entry.generation || reader.content_crc() != entry.vectors.crc {
         return Err(Error::corrupted(
             &path,
@@ -140,19 +144,20 @@ pub(crate) fn open_sealed(
             ),
         ));
     }
-    let ids = reader.ids();
-    let sorted = ids.windows(2).all(|w| w.first() < w.get(1));
-    let in_range = ids.first() == Some(&u64::from(entry.min_id))
-        && ids.last() == Some(&u64::from(entry.max_id));
-    if reader.len() as u64 != entry.rows || !sorted || !in_range {
+    // First and last id only (two reads): the sorted id column in between is under the
+    // block checksums, checked with every other byte by the scrub (or here, `Full`).
+    let (first, last) = (
+        reader.id(0),
+        reader.len().checked_sub(1).and_then(|i| reader.id(i)),
+    );
+    let in_range = first == Some(u64::from(entry.min_id)) && last == Some(u64::from(entry.max_id));
+    if reader.len() as u64 != entry.rows || !in_range {
         return Err(Error::corrupted(
             &path,
             0,
             format!(
-                "{} rows with ids {:?}..={:?} (sorted: {sorted}), but {manifest_name} records {} rows with ids {}..={}",
+                "{} rows with ids {first:?}..={last:?}, but {manifest_name} records {} rows with ids {}..={}",
                 reader.len(),
-                ids.first(),
-                ids.last(),
                 entry.rows,
                 entry.min_id,
                 entry.max_id
@@ -172,9 +177,6 @@ pub(crate) fn open_sealed(
                 ));
             }
             let mut idx = HnswIndex::open(fs, &ipath, &reader)?;
-            if verify {
-                idx.verify()?;
-            }
             if let IndexKind::Hnsw(p) = index {
                 idx = idx.with_params(p);
             }
@@ -182,7 +184,17 @@ pub(crate) fn open_sealed(
         }
         None => None,
     };
-    Ok(SealedSegment::new(entry.clone(), reader, index))
+    let seg = SealedSegment::with_check(entry.clone(), reader, index, Default::default());
+    if verify == Verify::Full
+        && let Some(damage) = seg.verify()
+    {
+        return Err(Error::Corrupted {
+            file: damage.file.clone(),
+            offset: damage.offset,
+            what: damage.what.clone(),
+        });
+    }
+    Ok(seg)
 }
 
 /// Build a collection's state from its manifest entry.
@@ -191,7 +203,8 @@ pub(crate) fn open_collection(
     dir: &Path,
     entry: &CollectionEntry,
     manifest_name: &str,
-    verify: bool,
+    verify: Verify,
+    previous: Option<&CollectionState>,
 ) -> Result<CollectionState> {
     let config = entry.spec.to_config().map_err(|e| {
         Error::corrupted(
@@ -234,12 +247,32 @@ pub(crate) fn open_collection(
         }
         None => MetaState::new(config.schema.clone())?,
     };
+    // A read-only handle's refresh keeps the segments it has open (the same file: the
+    // manifest entry is equal, generations are never reused), with their checks.
+    let previous = previous.filter(|p| p.id == entry.id);
     let mut sealed = Vec::with_capacity(entry.segments.len());
+    let live = meta.live_ids();
     for s in &entry.segments {
-        let seg = open_sealed(fs, dir, s, &config.index, manifest_name, verify)?;
-        let tombstones = derive_tombstones(&seg, &meta);
+        let kept = previous.and_then(|p| {
+            p.sealed
+                .iter()
+                .find(|part| part.seg.entry == *s)
+                .map(|part| Arc::clone(&part.seg))
+        });
+        let seg = match kept {
+            Some(seg) => seg,
+            None => Arc::new(open_sealed(
+                fs,
+                dir,
+                s,
+                &config.index,
+                manifest_name,
+                verify,
+            )?),
+        };
+        let tombstones = tombstones_from_live(&seg, &live);
         sealed.push(SealedPart {
-            seg: Arc::new(seg),
+            seg,
             tombstones: Arc::new(tombstones),
         });
     }
@@ -279,7 +312,8 @@ pub(crate) fn state_from_manifest(
     fs: &dyn Fs,
     dir: &Path,
     loaded: &LoadedManifest,
-    verify: bool,
+    verify: Verify,
+    previous: Option<&DbState>,
 ) -> Result<DbState> {
     let name = manifest::file_name(loaded.seq);
     let mut state = DbState {
@@ -287,7 +321,8 @@ pub(crate) fn state_from_manifest(
         lsn: loaded.body.wal_start_lsn.saturating_sub(1),
     };
     for c in &loaded.body.collections {
-        let cs = open_collection(fs, dir, c, &name, verify)?;
+        let before = previous.and_then(|p| p.by_id(c.id)).map(|c| &**c);
+        let cs = open_collection(fs, dir, c, &name, verify, before)?;
         state
             .collections
             .insert(cs.config.name.clone(), Arc::new(cs));

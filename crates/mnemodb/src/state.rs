@@ -61,6 +61,16 @@ impl CollectionState {
     }
 
     /// Where internal id `id`'s row is.
+    /// [`Error::Corrupted`] when verification (the background scrub,
+    /// `Database::verify`) found damage in one of the collection's sealed files: every
+    /// operation on it fails rather than serve or build on damaged bytes.
+    pub(crate) fn check_intact(&self) -> Result<()> {
+        match self.sealed.iter().find_map(|p| p.seg.check.damage()) {
+            Some(damage) => Err(damage.to_error()),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn locate(&self, id: u32) -> Option<RowRef> {
         if let Some(g) = &self.growing
             && let Some(r) = g.row_of(id)
@@ -179,9 +189,30 @@ pub(crate) fn derive_tombstones(
     seg: &crate::parts::SealedSegment,
     meta: &MetaState,
 ) -> RoaringBitmap {
+    tombstones_from_live(seg, &meta.live_ids())
+}
+
+/// [`derive_tombstones`] from the collection's live internal ids: the ids of the
+/// segment's range that are not live (bitmap algebra), then their rows, so the work is
+/// per deleted row, not per row (a contiguous id column needs no lookup at all).
+pub(crate) fn tombstones_from_live(
+    seg: &crate::parts::SealedSegment,
+    live: &RoaringBitmap,
+) -> RoaringBitmap {
+    let (min, max) = (seg.entry.min_id, seg.entry.max_id);
+    if seg.rows() == 0 || min > max {
+        return RoaringBitmap::new();
+    }
+    let mut dead = RoaringBitmap::new();
+    dead.insert_range(min..=max);
+    dead -= live;
+    if seg.contiguous && min == 0 {
+        return dead;
+    }
     let mut out = RoaringBitmap::new();
-    for row in 0..seg.rows() as u32 {
-        if !meta.is_live(seg.id_of(row)) {
+    for id in &dead {
+        // Ids of the range missing from a compacted segment have no row.
+        if let Some(row) = seg.row_of(id) {
             out.insert(row);
         }
     }

@@ -37,6 +37,13 @@ pub struct SegmentStats {
     pub index_bytes: u64,
     /// The `.vec` file.
     pub path: PathBuf,
+    /// Whether every byte of the segment and its index has been checked (at open with
+    /// [`crate::Verify::Full`], by the background scrub or [`crate::Database::verify`];
+    /// files this process wrote count as checked).
+    pub verified: bool,
+    /// The damage that check found (`"<file>: corrupted at byte <n>: <what>"`): every
+    /// operation on the collection fails with it.
+    pub damage: Option<String>,
 }
 
 /// Counts and files of one collection.
@@ -83,6 +90,26 @@ pub struct DatabaseStats {
     pub background_error: Option<String>,
     /// Set when a failure stopped writes until reopen.
     pub poisoned: Option<String>,
+    /// Sealed segments (with their indexes) whose every byte has been checked.
+    pub verified_segments: usize,
+    /// Sealed segments not checked yet (the background scrub's remaining work).
+    pub unverified_segments: usize,
+    /// Whether a background scrub is running.
+    pub scrubbing: bool,
+    /// Damage found by verification, one line per damaged segment
+    /// (`"<file>: corrupted at byte <n>: <what>"`).
+    pub damaged: Vec<String>,
+}
+
+/// What [`crate::Database::verify`] checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Sealed segments (each with its index).
+    pub segments: usize,
+    /// Bytes of their files.
+    pub bytes: u64,
+    /// Damaged segments (0 when `verify` returns `Ok`).
+    pub damaged: usize,
 }
 
 /// What [`crate::Database::compact`] did.
@@ -122,6 +149,8 @@ pub(crate) fn collection_stats(_inner: &Inner, cs: &CollectionState) -> Collecti
                 vec_bytes: p.seg.entry.vectors.len,
                 index_bytes: p.seg.entry.index.as_ref().map_or(0, |f| f.len),
                 path: PathBuf::from(&p.seg.entry.vectors.path),
+                verified: p.seg.check.is_done(),
+                damage: p.seg.check.damage().map(|d| d.to_error().to_string()),
             })
             .collect(),
         growing_rows: cs.growing.as_ref().map_or(0, |g| g.len()),
@@ -142,7 +171,16 @@ pub(crate) fn database_stats(inner: &Inner) -> DatabaseStats {
         }
     };
     let wal = wal.unwrap_or_default();
+    let segments = || state.collections.values().flat_map(|c| c.sealed.iter());
+    let verified_segments = segments().filter(|p| p.seg.check.is_done()).count();
     DatabaseStats {
+        verified_segments,
+        unverified_segments: segments().count() - verified_segments,
+        scrubbing: inner.scrub.is_running(),
+        damaged: segments()
+            .filter_map(|p| p.seg.check.damage())
+            .map(|d| d.to_error().to_string())
+            .collect(),
         collections: state
             .collections
             .values()

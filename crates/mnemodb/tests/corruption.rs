@@ -14,7 +14,11 @@
 //! - a WAL file: `Corrupted` naming a WAL file, or — damage at the tail of the newest file
 //!   only — the longest valid prefix, with `truncated_bytes > 0` unless the cut falls on a
 //!   record boundary (which no checksum can tell from a clean end);
-//! - whenever open succeeds, every vector and metadata returned equals the truth at the
+//! - with the default [`Verify::Background`], damage to the content of a segment or index
+//!   may pass the open; `Database::verify()` (what the background scrub runs) then returns
+//!   `Error::Corrupted` naming that file, and every later read of its collection too; with
+//!   [`Verify::Full`] the open itself fails (both modes are run);
+//! - whenever open (and verification) succeeds, every vector and metadata returned equals the truth at the
 //!   recovered LSN (no silent wrong data).
 //!
 //! `MNEMODB_CORRUPT_BODY_BITS` body bits are flipped per file (default 48);
@@ -33,7 +37,7 @@ mod reliability;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mnemodb::{Database, Durability, Error, Options};
+use mnemodb::{Database, Durability, Error, Options, Verify};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reliability::{Model, Op, apply, no_panic, read_state};
@@ -44,6 +48,10 @@ fn opts() -> Options {
     reliability::options(SEAL_ROWS, false)
         .durability(Durability::Sync)
         .wal_file_bytes(4096)
+}
+
+fn opts_with(verify: Verify) -> Options {
+    opts().verify(verify)
 }
 
 type Files = BTreeMap<String, Vec<u8>>;
@@ -340,8 +348,11 @@ struct Counts {
     /// boundary, a missing or rolled-back newest WAL file: indistinguishable from a
     /// clean end).
     silent_prefix: u64,
+    /// Of `corrupted`: found after the open, by `verify()` (the scrub's check).
+    scrubbed: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check(
     dir: &Path,
     target: &Path,
@@ -350,9 +361,38 @@ fn check(
     m: &Mutation,
     fx: &Fixture,
     counts: &mut Counts,
+    verify: Verify,
 ) -> Result<(), String> {
-    let opened =
-        no_panic(|| Database::open(dir, opts())).map_err(|p| format!("open panicked: {p}"))?;
+    let opened = no_panic(|| Database::open(dir, opts_with(verify)))
+        .map_err(|p| format!("open panicked: {p}"))?;
+    // What the background scrub finds, `verify()` returns (it waits for, or does, the
+    // same checks); after it, reads of the damaged collection fail with the same error.
+    let opened = match opened {
+        Ok(db) => match no_panic(|| db.verify()).map_err(|p| format!("verify panicked: {p}"))? {
+            Ok(_) => Ok(db),
+            Err(e @ Error::Corrupted { .. }) => {
+                if verify == Verify::Full {
+                    return Err(format!("opened with Verify::Full, but verify() finds {e}"));
+                }
+                if !matches!(kind, Kind::Vec | Kind::Hnsw) {
+                    return Err(format!("verify() reports {e} for a {kind:?} file"));
+                }
+                match no_panic(|| read_state(&db)).map_err(|p| format!("reading panicked: {p}"))? {
+                    Err(read) if read.contains("corrupted") => {}
+                    Err(read) => return Err(format!("after {e}, a read fails otherwise: {read}")),
+                    Ok(_) => return Err(format!("after {e}, reads still succeed")),
+                }
+                let stats = db.stats();
+                if stats.damaged.len() != 1 {
+                    return Err(format!("stats report damage {:?}", stats.damaged));
+                }
+                counts.scrubbed += 1;
+                Err(e)
+            }
+            Err(e) => return Err(format!("verify failed with a non-corruption error: {e}")),
+        },
+        Err(e) => Err(e),
+    };
     let db = match opened {
         Err(Error::Corrupted { file, offset, what }) => {
             let ok = match kind {
@@ -447,8 +487,20 @@ fn check(
     Ok(())
 }
 
+/// The matrix with the default options: content damage is found by verification after
+/// the open (the background scrub's check).
 #[test]
 fn corruption_matrix() {
+    matrix(Verify::Background);
+}
+
+/// The matrix with every byte checked before open returns.
+#[test]
+fn corruption_matrix_full_verification() {
+    matrix(Verify::Full);
+}
+
+fn matrix(verify: Verify) {
     let seed = mnemodb_testkit::test_seed("corruption_matrix");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let scratch = mnemodb_testkit::scratch_dir();
@@ -479,7 +531,7 @@ fn corruption_matrix() {
             total += 1;
             let c = counts.entry((*kind, m.class())).or_default();
             let t = std::time::Instant::now();
-            if let Err(e) = check(&dir, &target, *kind, referenced, &m, &fx, c) {
+            if let Err(e) = check(&dir, &target, *kind, referenced, &m, &fx, c, verify) {
                 failures.push(format!("{rel} ({kind:?}), {}: {e}", m.label()));
             }
             // A damaged length field must not make the open allocate or loop its way to
@@ -488,15 +540,15 @@ fn corruption_matrix() {
         }
     }
     println!(
-        "CORRUPTION files={} mutations={total} failures={} seed={seed} secs={:.1}",
+        "CORRUPTION ({verify:?}) files={} mutations={total} failures={} seed={seed} secs={:.1}",
         targets.len(),
         failures.len(),
         started.elapsed().as_secs_f64()
     );
     for ((kind, class), c) in &counts {
         println!(
-            "  {kind:?}/{class}: corrupted={} fallback={} torn_tail={} silent_prefix={} undetected={}",
-            c.corrupted, c.fallback, c.torn_tail, c.silent_prefix, c.undetected
+            "  {kind:?}/{class}: corrupted={} (after open: {}) fallback={} torn_tail={} silent_prefix={} undetected={}",
+            c.corrupted, c.scrubbed, c.fallback, c.torn_tail, c.silent_prefix, c.undetected
         );
     }
     for k in [
@@ -509,6 +561,14 @@ fn corruption_matrix() {
         Kind::OlderWal,
     ] {
         assert!(kinds_seen.contains(&k), "the fixture has no {k:?} file");
+    }
+    let after_open: u64 = counts.values().map(|c| c.scrubbed).sum();
+    match verify {
+        Verify::Full => assert_eq!(after_open, 0),
+        _ => assert!(
+            after_open > 0,
+            "no damage was left to the scrub: the matrix no longer tests it"
+        ),
     }
     println!("  slowest mutation: {slowest:?}");
     assert!(
@@ -617,4 +677,150 @@ fn manifest_fallback_then_writes_and_reopen() {
     );
     let got = read_state(&db).unwrap();
     assert_eq!(got, model, "{}", got.diff(&model));
+}
+
+/// The background scrub with the default options: a byte flipped deep inside a sealed
+/// segment's vector data passes the cheap checks at open; the scrub (started by open on
+/// the background pool) finds it, `stats()` reports it, and from then on every operation
+/// on that collection returns `Corrupted` naming the file and an offset at or before the
+/// flipped byte, as does `verify()`. Another collection is unaffected.
+#[test]
+fn scrub_reports_a_flipped_byte_inside_vector_data() {
+    use mnemodb::{CollectionConfig, Metric, Query, Record};
+    let scratch = mnemodb_testkit::scratch_dir();
+    let dir = scratch.path().join("db");
+    let vector =
+        |i: u64| -> Vec<f32> { (0..16).map(|j| ((i * 31 + j) % 97) as f32 + 1.0).collect() };
+    let damaged_rel = {
+        let db = Database::open(
+            &dir,
+            Options::default().seal_rows(1000).compact_small_rows(0),
+        )
+        .unwrap();
+        let c = db
+            .create_collection(CollectionConfig::new("v", 16, Metric::L2))
+            .unwrap();
+        let other = db
+            .create_collection(CollectionConfig::new("w", 16, Metric::L2))
+            .unwrap();
+        for b in 0..3u64 {
+            c.upsert(
+                (b * 1000..b * 1000 + 1000)
+                    .map(|i| Record::new(i, vector(i)))
+                    .collect(),
+            )
+            .unwrap();
+        }
+        other
+            .upsert((0..100u64).map(|i| Record::new(i, vector(i))).collect())
+            .unwrap();
+        db.checkpoint().unwrap();
+        db.wait_for_background().unwrap();
+        let stats = c.stats().unwrap();
+        assert_eq!(stats.segments.len(), 3, "{stats:?}");
+        stats.segments[1].path.clone()
+    };
+    let damaged = dir.join(&damaged_rel);
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    // 1,000 rows of 64 bytes, then the ids and checksums: the middle is vector data.
+    let flip_at = bytes.len() / 2;
+    bytes[flip_at] ^= 0x01;
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let db = Database::open(&dir, Options::default()).unwrap();
+    let started = std::time::Instant::now();
+    let stats = loop {
+        let s = db.stats();
+        if s.unverified_segments == 0 && !s.scrubbing {
+            break s;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the scrub did not finish: {s:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    assert_eq!(stats.damaged.len(), 1, "{:?}", stats.damaged);
+    assert!(
+        stats.damaged[0].contains(&damaged_rel.display().to_string()),
+        "{:?}",
+        stats.damaged
+    );
+    let c = db.collection("v").unwrap();
+    let seg = &c.stats().unwrap().segments[1];
+    assert!(seg.verified && seg.damage.is_some(), "{seg:?}");
+    let names_the_damage = |what: &str, r: Result<(), Error>| match r {
+        Err(Error::Corrupted { file, offset, .. }) => {
+            assert_eq!(file, damaged, "{what}");
+            assert!(
+                offset > 0 && offset <= flip_at as u64,
+                "{what}: offset {offset}"
+            );
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    names_the_damage("search", c.search(&Query::new(vector(5), 3)).map(|_| ()));
+    names_the_damage("get", c.get(&5u64.into()).map(|_| ()));
+    names_the_damage("scan", c.scan(None, false).map(|_| ()));
+    names_the_damage(
+        "upsert",
+        c.upsert(vec![Record::new(7u64, vector(7))]).map(|_| ()),
+    );
+    names_the_damage("verify", db.verify().map(|_| ()));
+    assert_eq!(c.count(), 3000, "count reads only metadata");
+    // Compaction (three small segments) leaves the damaged one alone rather than copy its
+    // rows into a file with fresh checksums.
+    db.compact().unwrap();
+    let segments = c.stats().unwrap().segments;
+    assert!(
+        segments
+            .iter()
+            .any(|s| s.path == damaged_rel && s.damage.is_some()),
+        "{segments:?}"
+    );
+    names_the_damage(
+        "search after compact",
+        c.search(&Query::new(vector(5), 3)).map(|_| ()),
+    );
+    let other = db.collection("w").unwrap();
+    let hits = other.search(&Query::new(vector(5), 3)).unwrap();
+    assert_eq!(hits[0].id, 5u64.into());
+    other
+        .upsert(vec![Record::new(500u64, vector(500))])
+        .unwrap();
+}
+
+/// With `Verify::Full` the same damage fails the open itself.
+#[test]
+fn full_verification_refuses_a_flipped_vector_byte_at_open() {
+    use mnemodb::{CollectionConfig, Metric, Record};
+    let scratch = mnemodb_testkit::scratch_dir();
+    let dir = scratch.path().join("db");
+    let rel = {
+        let db = Database::open(&dir, Options::default().background(false).seal_rows(500)).unwrap();
+        let c = db
+            .create_collection(CollectionConfig::new("v", 8, Metric::L2))
+            .unwrap();
+        c.upsert(
+            (0..500u64)
+                .map(|i| Record::new(i, vec![i as f32 + 1.0; 8]))
+                .collect(),
+        )
+        .unwrap();
+        db.checkpoint().unwrap();
+        c.stats().unwrap().segments[0].path.clone()
+    };
+    let path = dir.join(&rel);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    match Database::open(&dir, Options::default().verify(Verify::Full)) {
+        Err(Error::Corrupted { file, .. }) => assert_eq!(file, path),
+        other => panic!("{other:?}"),
+    }
+    // The cheap checks alone pass; `verify()` finds it.
+    let db = Database::open(&dir, Options::default().verify(Verify::HeadersOnly)).unwrap();
+    assert_eq!(db.stats().unverified_segments, 1);
+    assert!(matches!(db.verify(), Err(Error::Corrupted { file, .. }) if file == path));
 }
