@@ -338,11 +338,8 @@ impl Base {
     ) -> Result<(CheckpointHeader, Schema, Vec<Span>)> {
         let h = CheckpointHeader::decode(bytes, file, bytes.len() as u64)?;
         let c = Cursor { bytes, file };
-        if h.prefix.version < 2 {
-            return Err(c
-                .err(12, "layout-2 body in a version 1 checkpoint file")
-                .into());
-        }
+        // The body's marker, not the prefix version, says the layout: a file written while
+        // layout 2 still carried version 1 (the first build that wrote it) opens too.
         let (written_under, sections, dir_end) = Self::directory(&c, &h)?;
         let dir_crc = crc32(bytes.get(HEADER..dir_end).unwrap_or_default());
         if dir_crc != h.body_crc {

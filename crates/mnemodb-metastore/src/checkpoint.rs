@@ -2,18 +2,20 @@
 //!
 //! Two body layouts share the 128-byte [`CheckpointHeader`]:
 //!
-//! - **Layout 2** (written, file prefix version 2): the checkpoint is *used in place*. Documents sit behind a
-//!   fixed-width offset table, external ids in sorted fixed-width tables, and every index
+//! - **Layout 2** (written, file prefix version 2): the checkpoint is *used in place*.
+//!   Documents sit behind a fixed-width offset table, external ids in sorted fixed-width
+//!   tables, and every index
 //!   (live / exists / numbers / timestamps bitmaps, keyword postings, the sorted range
 //!   array, field counts) is stored, so opening checks CRCs and structure and decodes
 //!   nothing per document; see `crate::base` and `docs/FORMAT.md`. The opened state is the
 //!   mapped file (the *base*) plus an empty overlay.
-//! - **Layout 1** (read only; version 1 files, and a version 2 file may hold one): header, schema, then `document_count × (internal_id:u32
-//!   external_id document)`, one body CRC. Indexes are rebuilt from the documents on load
-//!   in bulk (`BulkLoad`).
+//! - **Layout 1** (read only; written with file prefix version 1): header, schema, then
+//!   `document_count × (internal_id:u32 external_id document)`, one body CRC. Indexes are
+//!   rebuilt from the documents on load in bulk (`BulkLoad`).
 //!
 //! A layout-2 body starts with `0xFFFF_FFFF` where a layout-1 body holds its schema's
-//! field count (which can never be that large). When the schema given at open differs
+//! field count (which can never be that large): the marker, not the prefix version, says
+//! the layout. When the schema given at open differs
 //! from the one a layout-2 file was written under, its documents are decoded and indexed
 //! in bulk, as for layout 1. Decoding validates everything and never panics.
 use std::path::Path;
