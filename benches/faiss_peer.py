@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """faiss peer for benches/benches/ivf.rs: IndexIVFFlat and IndexIVFScalarQuantizer (QT_8bit)
-on the same data, same nlist, same k-means budget (10 iterations, 48 points per centroid,
+(and QT_fp16 for IVF-F16) on the same data, same nlist, same k-means budget (10 iterations, 48 points per centroid,
 spherical, inner product on unit vectors = cosine ranking), built with 2 OpenMP threads,
 searched with 1 thread over the same nprobe sweep. Writes docs/bench/ivf-faiss-peer.csv
 (same columns as docs/bench/ivf-recall-qps.csv) and docs/bench/ivf-faiss-peer-build.csv,
@@ -49,6 +49,10 @@ def build(kind, base, nlist):
     quantizer = faiss.IndexFlatIP(d)
     if kind == "ivf-flat":
         index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    elif kind == "ivf-f16":
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, d, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
     else:
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
@@ -93,7 +97,7 @@ def main():
     rec = ["dataset,query_set,impl,threads,nprobe,recall_at_10,qps"]
     bld = ["dataset,impl,threads,nlist,train_s,add_s,total_s,code_bytes_per_vector"]
     curves = {}
-    for kind in ["ivf-flat", "ivf-sq8"]:
+    for kind in ["ivf-flat", "ivf-sq8", "ivf-f16"]:
         faiss.omp_set_num_threads(2)
         index, _q, train, add = build(kind, base, nlist)
         code = index.code_size
@@ -133,6 +137,7 @@ def main():
                     ("mnemodb-ivf-flat-1by1", "faiss-ivf-flat"),
                     ("mnemodb-ivf-flat-centroids", "faiss-ivf-flat"),
                     ("mnemodb-ivf-sq8", "faiss-ivf-sq8"),
+                    ("mnemodb-ivf-f16", "faiss-ivf-f16"),
                 ]:
                     a = qps_at(curves.get((sname, ours_k), []), target)
                     b = qps_at(curves.get((sname, theirs_k), []), target)

@@ -1,6 +1,6 @@
 //! IVF: recall@10 vs single-thread QPS over an nprobe sweep, train + add time (2 threads),
-//! memory per vector, open time, for IVF-Flat and IVF-SQ8 (re-ranked ×4, and without
-//! re-ranking). Prints tables, writes `docs/bench/ivf-recall-qps.csv` and
+//! memory per vector, open time, for IVF-Flat, IVF-SQ8 (re-ranked ×4, and without
+//! re-ranking) and IVF-F16 (re-ranked ×4). Prints tables, writes `docs/bench/ivf-recall-qps.csv` and
 //! `docs/bench/ivf-build.csv`; `python3 benches/faiss_peer.py` then runs faiss
 //! (IndexIVFFlat, IndexIVFScalarQuantizer QT_8bit) on the same data and prints the ratios.
 //!
@@ -183,7 +183,11 @@ fn run_dataset(
         return;
     }
     let mut indexes = Vec::new();
-    for (name, codes) in [("ivf-flat", CodeType::F32), ("ivf-sq8", CodeType::Sq8)] {
+    for (name, codes) in [
+        ("ivf-flat", CodeType::F32),
+        ("ivf-sq8", CodeType::Sq8),
+        ("ivf-f16", CodeType::F16),
+    ] {
         let params = IvfParams::new(nlist, codes);
         let t = Instant::now();
         let trained = IvfTrained::train(&p2, &seg, &params).unwrap();
@@ -228,12 +232,13 @@ fn run_dataset(
         );
         // Columns: (label, index, re-rank, refine, batch). `/1by1`: one call per query;
         // `centroids`: lists by centroid only; the others one batch call (as faiss's).
-        const VARIANTS: [(&str, usize, usize, usize, bool); 5] = [
+        const VARIANTS: [(&str, usize, usize, usize, bool); 6] = [
             ("ivf-flat", 0, 4, 3, true),
             ("ivf-flat-1by1", 0, 4, 3, false),
             ("ivf-flat-centroids", 0, 4, 0, true),
             ("ivf-sq8", 1, 4, 3, true),
             ("ivf-sq8-norerank", 1, 0, 3, true),
+            ("ivf-f16", 2, 4, 3, true),
         ];
         let mut header = format!("{:>6}", "nprobe");
         for (label, ..) in VARIANTS {

@@ -83,6 +83,9 @@ pub mod reference;
 // run-time detection (same pattern as `simd`).
 #[allow(unsafe_code)]
 pub mod quantized;
+// Half-precision codes: `unsafe` only to view `&[u16]` as simsimd's `repr(transparent)` f16.
+#[allow(unsafe_code)]
+pub mod half;
 // Symmetric int8 codes for ranking: `unsafe` only to call `widen`'s `#[target_feature]`
 // copies after run-time detection (same pattern as `quantized`).
 #[allow(unsafe_code)]

@@ -15,6 +15,8 @@ pub const IVF_DTYPE_F32: u32 = 0;
 /// `dtype` of IVF codes: 8-bit scalar-quantised rows (IVF-SQ8; per-dimension min and scale
 /// in the quantiser section).
 pub const IVF_DTYPE_SQ8: u32 = 1;
+/// `dtype` of IVF codes: half-precision rows (IEEE 754 binary16, 2 bytes per component).
+pub const IVF_DTYPE_F16: u32 = 2;
 
 /// Header of an IVF index file (`seg-<id>.ivf`): 256 bytes at offset 0.
 ///
@@ -42,7 +44,7 @@ pub const IVF_DTYPE_SQ8: u32 = 1;
 /// | 16     | 4    | `byte_order`           | [`BYTE_ORDER_MARK`]                                      |
 /// | 20     | 4    | `metric`               | metric of the indexed segment                            |
 /// | 24     | 4    | `dim`                  | dimension, 1..=[`crate::MAX_DIM`]                        |
-/// | 28     | 4    | `dtype`                | codes: 0 = f32 rows, 1 = SQ8 codes                       |
+/// | 28     | 4    | `dtype`                | codes: 0 = f32 rows, 1 = SQ8 codes, 2 = f16 rows         |
 /// | 32     | 4    | `nlist`                | inverted lists (= centroids), 1..=[`IVF_MAX_NLIST`]      |
 /// | 36     | 4    | `flags`                | zero                                                     |
 /// | 40     | 8    | `row_count`            | rows indexed = rows of the segment, < 2³²                |
@@ -80,7 +82,7 @@ pub struct IvfHeader {
     pub metric: u32,
     /// Dimension.
     pub dim: u32,
-    /// Code type ([`IVF_DTYPE_F32`] or [`IVF_DTYPE_SQ8`]).
+    /// Code type ([`IVF_DTYPE_F32`], [`IVF_DTYPE_SQ8`] or [`IVF_DTYPE_F16`]).
     pub dtype: u32,
     /// Number of inverted lists.
     pub nlist: u32,
@@ -225,6 +227,7 @@ impl IvfLayout {
         let (code_size, quant_len) = match dtype {
             IVF_DTYPE_F32 => (4 * d, 0),
             IVF_DTYPE_SQ8 => (d, 8 * d),
+            IVF_DTYPE_F16 => (2 * d, 0),
             _ => return None,
         };
         let centroids_offset = Self::HEADER_SIZE;
@@ -419,7 +422,7 @@ impl IvfHeader {
                 format!("dimension {} outside 1..={}", h.dim, crate::MAX_DIM),
             );
         }
-        if h.dtype != IVF_DTYPE_F32 && h.dtype != IVF_DTYPE_SQ8 {
+        if ![IVF_DTYPE_F32, IVF_DTYPE_SQ8, IVF_DTYPE_F16].contains(&h.dtype) {
             return bad(28, format!("unknown code dtype {}", h.dtype));
         }
         if h.nlist == 0 || h.nlist > IVF_MAX_NLIST {
@@ -484,7 +487,7 @@ mod tests {
 
     #[test]
     fn layout_round_trip_and_every_header_bit_flip_is_caught() {
-        for dtype in [IVF_DTYPE_F32, IVF_DTYPE_SQ8] {
+        for dtype in [IVF_DTYPE_F32, IVF_DTYPE_SQ8, IVF_DTYPE_F16] {
             let plain = IvfLayout::compute(3, dtype, 4, 10).unwrap();
             for l in [plain, plain.with_probe(7).unwrap()] {
                 for (off, _) in l.sections() {
@@ -514,7 +517,7 @@ mod tests {
                 assert!(IvfHeader::decode(&bytes, Path::new("x"), l.file_len - 1).is_err());
             }
         }
-        assert!(IvfLayout::compute(3, 2, 4, 10).is_none());
+        assert!(IvfLayout::compute(3, 3, 4, 10).is_none());
         assert!(IvfLayout::compute(3, 0, 0, 10).is_none());
     }
 

@@ -62,8 +62,8 @@ pub use hnsw_header::{
     HnswLayout,
 };
 pub use ivf_header::{
-    IVF_DTYPE_F32, IVF_DTYPE_SQ8, IVF_MAX_NLIST, IvfHeader, IvfHeaderFields, IvfLayout,
-    IvfProbeLayout,
+    IVF_DTYPE_F16, IVF_DTYPE_F32, IVF_DTYPE_SQ8, IVF_MAX_NLIST, IvfHeader, IvfHeaderFields,
+    IvfLayout, IvfProbeLayout,
 };
 pub use kind::{FileKind, VersionRange};
 pub use layout::{ALIGN, align_up, check_zero, padding_to_align};

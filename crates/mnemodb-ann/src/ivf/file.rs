@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use mnemodb_distance::Metric;
+use mnemodb_distance::half;
 use mnemodb_distance::int8::I8;
 use mnemodb_distance::quantized::Sq8;
 use mnemodb_format::{
@@ -123,12 +124,22 @@ pub(crate) fn encode(
     };
     let mut codes: Vec<u8> = Vec::with_capacity(n * layout.code_size as usize);
     let mut code = vec![0u8; dim];
+    let mut half_code = vec![0u16; dim];
     for &row in rows {
         let v = seg.row(row as usize).unwrap_or(&[]);
         match (&trained.sq8, trained.codes) {
             (Some(sq), CodeType::Sq8) => {
                 sq.encode(v, &mut code);
                 codes.extend_from_slice(&code);
+            }
+            (_, CodeType::F16) => {
+                half::encode(v, &mut half_code);
+                if !half_code.iter().all(|&b| half::is_finite(b)) {
+                    return Err(Error::InvalidParams(format!(
+                        "row {row} has a component beyond the f16 range (±65,504): use f32 or SQ8 codes"
+                    )));
+                }
+                codes.extend_from_slice(bytemuck::cast_slice(&half_code));
             }
             _ => codes.extend_from_slice(bytemuck::cast_slice(v)),
         }
@@ -302,6 +313,7 @@ pub(crate) fn decode(bytes: ReadOnlyBytes, path: &Path, seg: &SegmentReader) -> 
     let code_len = match codes {
         CodeType::F32 => s.codes_f32.len() as u64 * 4,
         CodeType::Sq8 => s.codes_u8.len() as u64,
+        CodeType::F16 => s.codes_f16.len() as u64 * 2,
     };
     if s.centroids.len() as u64 * 4 != c.1
         || s.offsets.len() as u64 * 8 != o.1
@@ -448,6 +460,12 @@ impl IvfIndex {
             return Err(bad(
                 self.layout.codes_offset + 4 * i as u64,
                 "non-finite vector".into(),
+            ));
+        }
+        if let Some(i) = s.codes_f16.iter().position(|&b| !half::is_finite(b)) {
+            return Err(bad(
+                self.layout.codes_offset + 2 * i as u64,
+                "non-finite f16 vector component".into(),
             ));
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use mnemodb_distance::int8::I8;
 use mnemodb_distance::quantized::Sq8;
 use mnemodb_distance::{Metric, validate_vector};
-use mnemodb_format::{IVF_DTYPE_F32, IVF_DTYPE_SQ8, IvfHeader, IvfLayout};
+use mnemodb_format::{IVF_DTYPE_F16, IVF_DTYPE_F32, IVF_DTYPE_SQ8, IvfHeader, IvfLayout};
 use mnemodb_io::ReadOnlyBytes;
 use mnemodb_segment::SegmentReader;
 use rayon::prelude::*;
@@ -27,6 +27,11 @@ pub enum CodeType {
     /// 8-bit scalar quantisation with per-dimension min/max ([`Sq8`]): `dim` bytes per
     /// vector; the best candidates are re-ranked with the segment's f32 rows.
     Sq8,
+    /// Half-precision copies of the rows ([`mnemodb_distance::half`], simsimd's f16
+    /// kernels with the query rounded to f16): `2 × dim` bytes per vector; the best
+    /// candidates are re-ranked with the segment's f32 rows. Rows beyond ±65,504 are
+    /// refused at build.
+    F16,
 }
 
 impl CodeType {
@@ -34,12 +39,14 @@ impl CodeType {
         match self {
             CodeType::F32 => IVF_DTYPE_F32,
             CodeType::Sq8 => IVF_DTYPE_SQ8,
+            CodeType::F16 => IVF_DTYPE_F16,
         }
     }
     pub(crate) fn from_u32(raw: u32) -> Option<Self> {
         match raw {
             IVF_DTYPE_F32 => Some(CodeType::F32),
             IVF_DTYPE_SQ8 => Some(CodeType::Sq8),
+            IVF_DTYPE_F16 => Some(CodeType::F16),
             _ => None,
         }
     }
@@ -213,7 +220,7 @@ impl IvfTrained {
             (km.centroids, km.objective, km.spherical)
         };
         let sq8 = match params.codes {
-            CodeType::F32 => None,
+            CodeType::F32 | CodeType::F16 => None,
             CodeType::Sq8 => {
                 // An empty segment: a zero range, never used.
                 Some(
@@ -318,6 +325,7 @@ pub(crate) struct Sections<'a> {
     pub(crate) rows: &'a [u32],
     pub(crate) codes_f32: &'a [f32],
     pub(crate) codes_u8: &'a [u8],
+    pub(crate) codes_f16: &'a [u16],
     /// Probe section: sub-centroid offsets and codes (empty without one).
     pub(crate) sub_offsets: &'a [u32],
     pub(crate) sub_codes: &'a [i8],
@@ -371,6 +379,11 @@ impl IvfIndex {
             },
             codes_u8: if self.codes == CodeType::Sq8 {
                 get(k)
+            } else {
+                &[]
+            },
+            codes_f16: if self.codes == CodeType::F16 {
+                bytemuck::try_cast_slice(get(k)).unwrap_or(&[])
             } else {
                 &[]
             },

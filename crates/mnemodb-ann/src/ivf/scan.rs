@@ -7,6 +7,7 @@
 //! (distance, id), and the tile kernel gives each query the bits the one-query kernel
 //! gives ([`mnemodb_distance::batch::distances_strided`]), so a batch returns exactly what
 //! each query alone returns.
+use mnemodb_distance::half::F16Query;
 use mnemodb_distance::quantized::Sq8Query;
 use mnemodb_distance::{Backend, Metric, distance_fn_with, tile};
 use mnemodb_segment::SegmentReader;
@@ -14,6 +15,12 @@ use mnemodb_segment::SegmentReader;
 use super::index::{CodeType, IvfIndex, IvfSearchParams, Sections};
 use super::probe::ProbeRanker;
 use crate::{Hit, TopK};
+
+/// The codes of a quantised index and the approximate distance of query `qi` to a code.
+struct CodeScan<'a, T, D> {
+    codes: &'a [T],
+    distance: D,
+}
 
 /// Queries per centroid-scoring tile (the tile kernel's distances of up to this many
 /// queries to every centroid are held at once).
@@ -34,7 +41,26 @@ impl IvfIndex {
             (Some(sq8), CodeType::Sq8) => {
                 let prepared: Vec<Sq8Query> =
                     queries.iter().map(|q| sq8.query(self.metric, q)).collect();
-                self.scan_sq8(seg, &s, &probes, queries, &prepared, k, params)
+                let scan = CodeScan {
+                    codes: s.codes_u8,
+                    distance: |qi: usize, code: &[u8]| {
+                        prepared.get(qi).map_or(f32::INFINITY, |p| p.distance(code))
+                    },
+                };
+                self.scan_codes(seg, &s, &probes, queries, &scan, k, params)
+            }
+            (_, CodeType::F16) => {
+                let prepared: Vec<F16Query> = queries
+                    .iter()
+                    .map(|q| F16Query::new(self.metric, q))
+                    .collect();
+                let scan = CodeScan {
+                    codes: s.codes_f16,
+                    distance: |qi: usize, code: &[u16]| {
+                        prepared.get(qi).map_or(f32::INFINITY, |p| p.distance(code))
+                    },
+                };
+                self.scan_codes(seg, &s, &probes, queries, &scan, k, params)
             }
             _ => self.scan_f32(seg, &s, &probes, queries, k, params),
         }
@@ -206,14 +232,16 @@ impl IvfIndex {
         tops.into_iter().map(TopK::into_sorted_vec).collect()
     }
 
+    /// Approximate distances on quantised codes (SQ8 or f16), candidates re-ranked on the
+    /// segment's f32 rows (`params.rerank`).
     #[allow(clippy::too_many_arguments)]
-    fn scan_sq8(
+    fn scan_codes<T, D: Fn(usize, &[T]) -> f32>(
         &self,
         seg: &SegmentReader,
         s: &Sections<'_>,
         probes: &[(u32, u32)],
         queries: &[Vec<f32>],
-        prepared: &[Sq8Query],
+        scan: &CodeScan<'_, T, D>,
         k: usize,
         params: &IvfSearchParams<'_>,
     ) -> Vec<Vec<Hit>> {
@@ -229,15 +257,13 @@ impl IvfIndex {
             let Some(&(l, _)) = group.first() else {
                 continue;
             };
-            let (rows, codes) = self.list_slices(s, l, s.codes_u8);
+            let (rows, codes) = self.list_slices(s, l, scan.codes);
             for &(_, qi) in group {
-                let (Some(cand), Some(pq)) =
-                    (cands.get_mut(qi as usize), prepared.get(qi as usize))
-                else {
+                let Some(cand) = cands.get_mut(qi as usize) else {
                     continue;
                 };
                 for (&row, code) in rows.iter().zip(codes.chunks_exact(self.dim().max(1))) {
-                    let d = pq.distance(code);
+                    let d = (scan.distance)(qi as usize, code);
                     if d <= cand.threshold() && params.allow.is_none_or(|a| a.contains(row)) {
                         cand.push(u64::from(row), d);
                     }

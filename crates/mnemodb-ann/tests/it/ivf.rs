@@ -225,6 +225,11 @@ fn recall_floors_flat_and_sq8() {
         eprintln!("{metric} sq8: recall@10 nprobe 8 = {s8:.3}, all = {sall:.3}");
         assert!(s8 >= r8 - 0.03, "{metric}: sq8 {s8} vs f32 {r8}");
         assert!(sall >= 0.97, "{metric}: sq8 full probe {sall}");
+        // f16 codes re-ranked on f32 rows: the top-10 of the probed lists, almost exactly.
+        let (h8, hall) = recall_case(metric, CodeType::F16, seed);
+        eprintln!("{metric} f16: recall@10 nprobe 8 = {h8:.3}, all = {hall:.3}");
+        assert!(h8 >= r8 - 0.01, "{metric}: f16 {h8} vs f32 {r8}");
+        assert!(hall >= 0.99, "{metric}: f16 full probe {hall}");
     }
 }
 
@@ -319,7 +324,7 @@ fn batches_scanned_list_by_list_equal_one_query_at_a_time() {
         let seg = segment(&fs, &format!("batch-{metric}"), metric, dim, &data, 5);
         let qs: Vec<&[f32]> = data.chunks_exact(dim).step_by(37).collect();
         let allow: RoaringBitmap = (0..4_000u32).filter(|r| r % 5 != 0).collect();
-        for codes in [CodeType::F32, CodeType::Sq8] {
+        for codes in [CodeType::F32, CodeType::Sq8, CodeType::F16] {
             let index = IvfIndex::build(&pool(2), &seg, &IvfParams::new(50, codes)).unwrap();
             for (nprobe, refine, filtered) in
                 [(1, 0, false), (4, 3, false), (7, 2, true), (50, 3, true)]
@@ -459,7 +464,7 @@ fn degenerate_inputs_give_typed_errors_or_defined_results() {
         Err(Error::InvalidParams(_))
     ));
     // All-equal rows.
-    for codes in [CodeType::F32, CodeType::Sq8] {
+    for codes in [CodeType::F32, CodeType::Sq8, CodeType::F16] {
         for metric in [Metric::L2, Metric::Cosine] {
             let same: Vec<f32> = [0.5f32, -1.0, 2.0, 0.25].repeat(300);
             let seg = segment(&fs, "same", metric, 4, &same, 2);
@@ -538,7 +543,7 @@ fn persistence_round_trip_is_identical_and_mapped() {
     }
     w.finish().unwrap();
     let seg = SegmentReader::open(&fs, &seg_path).unwrap();
-    for codes in [CodeType::F32, CodeType::Sq8] {
+    for codes in [CodeType::F32, CodeType::Sq8, CodeType::F16] {
         let built = IvfIndex::build(&p, &seg, &IvfParams::new(30, codes)).unwrap();
         let path = dir.path().join("seg-1.ivf");
         let info = built.write(&fs, &path).unwrap();
@@ -548,10 +553,10 @@ fn persistence_round_trip_is_identical_and_mapped() {
         opened.verify().unwrap();
         assert_eq!(
             opened.bytes_per_vector(),
-            if codes == CodeType::F32 {
-                16 * 4 + 4
-            } else {
-                16 + 4
+            match codes {
+                CodeType::F32 => 16 * 4 + 4,
+                CodeType::F16 => 16 * 2 + 4,
+                _ => 16 + 4,
             }
         );
         let qs: Vec<&[f32]> = data.chunks_exact(16).step_by(101).collect();
@@ -585,7 +590,7 @@ fn open_fixture(bytes: &[u8]) -> Result<IvfIndex, Error> {
 
 #[test]
 fn every_bit_flip_and_truncation_of_a_small_file_is_detected() {
-    for codes in [CodeType::F32, CodeType::Sq8] {
+    for codes in [CodeType::F32, CodeType::Sq8, CodeType::F16] {
         let bytes = fuzzing::fixture_index_bytes(codes);
         assert!(!bytes.is_empty());
         open_fixture(&bytes).unwrap();
@@ -682,7 +687,11 @@ fn ivf_fuzz_corpus_replays() {
     if std::env::var_os("MNEMODB_WRITE_IVF_CORPUS").is_some() {
         // Seeds: both code types, plain and resealed, with and without a filter.
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, codes) in [("f32", CodeType::F32), ("sq8", CodeType::Sq8)] {
+        for (name, codes) in [
+            ("f32", CodeType::F32),
+            ("sq8", CodeType::Sq8),
+            ("f16", CodeType::F16),
+        ] {
             for mode in [0u8, 0x13, 0x5e, 0x93] {
                 let mut input = vec![mode, 16, 240, 3, 200];
                 input.extend_from_slice(&fuzzing::fixture_index_bytes(codes));
@@ -699,11 +708,42 @@ fn ivf_fuzz_corpus_replays() {
         }
     }
     eprintln!("replayed {n} corpus inputs");
-    for codes in [CodeType::F32, CodeType::Sq8] {
+    for codes in [CodeType::F32, CodeType::Sq8, CodeType::F16] {
         for mode in [0u8, 1, 0x7f, 0x4e] {
             let mut input = vec![mode, 3, 250, 7, 9];
             input.extend_from_slice(&fuzzing::fixture_index_bytes(codes));
             fuzzing::decode_search(&input);
         }
     }
+}
+
+#[test]
+fn f16_lists_refuse_rows_beyond_the_f16_range_and_verify_catches_infinities() {
+    let fs = MemFs::new();
+    let p = pool(1);
+    let seg = segment(
+        &fs,
+        "huge",
+        Metric::L2,
+        2,
+        &[1.0, 2.0, 1e6, 0.0, 3.0, 4.0],
+        4,
+    );
+    let err = IvfIndex::build(&p, &seg, &IvfParams::new(2, CodeType::F16)).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidParams(ref m) if m.contains("f16 range")),
+        "{err}"
+    );
+    // f32 and SQ8 lists take the same rows.
+    IvfIndex::build(&p, &seg, &IvfParams::new(2, CodeType::F32)).unwrap();
+    // A resealed file with an f16 infinity is refused by verify.
+    let mut bytes = fuzzing::fixture_index_bytes(CodeType::F16);
+    let h = mnemodb_format::IvfHeader::decode(&bytes, Path::new("t"), bytes.len() as u64)
+        .unwrap()
+        .0;
+    let at = h.codes_offset as usize;
+    bytes[at..at + 2].copy_from_slice(&0x7c00u16.to_le_bytes());
+    fuzzing::reseal(&mut bytes);
+    let err = open_fixture(&bytes).unwrap_err().to_string();
+    assert!(err.contains("non-finite f16"), "{err}");
 }
