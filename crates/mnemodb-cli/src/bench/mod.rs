@@ -301,7 +301,9 @@ pub fn run(a: BenchArgs, format: Format) -> Result<()> {
     for &choice in &a.index {
         let build_params = match choice {
             IndexChoice::Hnsw => format!("m={} ef_construction={}", a.m, a.ef_construction),
-            IndexChoice::Ivf | IndexChoice::IvfSq8 => format!("nlist={nlist}"),
+            IndexChoice::Ivf | IndexChoice::IvfSq8 | IndexChoice::IvfF16 => {
+                format!("nlist={nlist}")
+            }
             IndexChoice::Flat => String::new(),
         };
         let label = match (&a.label, a.index.len()) {

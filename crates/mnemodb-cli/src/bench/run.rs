@@ -20,6 +20,8 @@ pub enum IndexChoice {
     Ivf,
     /// IVF-SQ8 with f32 re-ranking (sweeps `--nprobe`).
     IvfSq8,
+    /// IVF-F16 (half-precision lists) with f32 re-ranking (sweeps `--nprobe`).
+    IvfF16,
     /// Exact scan on the build pool (one point, recall 1).
     Flat,
 }
@@ -31,6 +33,7 @@ impl IndexChoice {
             IndexChoice::Hnsw => "hnsw",
             IndexChoice::Ivf => "ivf",
             IndexChoice::IvfSq8 => "ivf-sq8",
+            IndexChoice::IvfF16 => "ivf-f16",
             IndexChoice::Flat => "flat",
         }
     }
@@ -187,11 +190,11 @@ pub fn run_index(
                 out.push(p);
             }
         }
-        IndexChoice::Ivf | IndexChoice::IvfSq8 => {
-            let codes = if choice == IndexChoice::Ivf {
-                CodeType::F32
-            } else {
-                CodeType::Sq8
+        IndexChoice::Ivf | IndexChoice::IvfSq8 | IndexChoice::IvfF16 => {
+            let codes = match choice {
+                IndexChoice::Ivf => CodeType::F32,
+                IndexChoice::IvfSq8 => CodeType::Sq8,
+                _ => CodeType::F16,
             };
             let t = Instant::now();
             let index = IvfIndex::build(pool, seg, &IvfParams::new(sweep.nlist, codes))?;
