@@ -485,6 +485,18 @@ impl IvfHeader {
 mod tests {
     use super::*;
 
+    fn test_fields() -> IvfHeaderFields {
+        IvfHeaderFields {
+            metric: 1,
+            segment_generation: 7,
+            segment_content_crc: 0xabc,
+            iterations: 5,
+            seed: 9,
+            section_crcs: [1, 2, 3, 4, 5],
+            probe_crc: 6,
+        }
+    }
+
     #[test]
     fn layout_round_trip_and_every_header_bit_flip_is_caught() {
         for dtype in [IVF_DTYPE_F32, IVF_DTYPE_SQ8, IVF_DTYPE_F16] {
@@ -493,15 +505,7 @@ mod tests {
                 for (off, _) in l.sections() {
                     assert_eq!(off % 64, 0);
                 }
-                let fields = IvfHeaderFields {
-                    metric: 1,
-                    segment_generation: 7,
-                    segment_content_crc: 0xabc,
-                    iterations: 5,
-                    seed: 9,
-                    section_crcs: [1, 2, 3, 4, 5],
-                    probe_crc: 6,
-                };
+                let fields = test_fields();
                 let h = IvfHeader::new(&l, &fields);
                 let bytes = bytemuck::bytes_of(&h).to_vec();
                 let (back, layout) = IvfHeader::decode(&bytes, Path::new("x"), l.file_len).unwrap();
@@ -538,15 +542,7 @@ mod tests {
         assert_eq!(len, 80 + 7 * 3);
         assert_eq!(l.file_len, off + len);
         assert!(l.with_probe(1).is_none(), "one probe section at most");
-        let fields = IvfHeaderFields {
-            metric: 1,
-            segment_generation: 7,
-            segment_content_crc: 0xabc,
-            iterations: 5,
-            seed: 9,
-            section_crcs: [1, 2, 3, 4, 5],
-            probe_crc: 6,
-        };
+        let fields = test_fields();
         let mut v1 = IvfHeader::new(&l, &fields);
         v1.prefix.version = 1;
         v1.header_crc = v1.compute_crc();

@@ -74,6 +74,8 @@ mod evaluator;
 mod external_id;
 mod field_index;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod op;
 pub mod parser;
 mod schema;

@@ -4,85 +4,11 @@
 //! it -- --ignored write_seed_corpus` regenerates the seed files.
 use std::path::Path;
 
-use mnemodb_metastore::{
-    Document, ExternalId, Filter, MetaOp, MetaState, Schema, Value, decode_document,
-    encode_document,
-};
+use mnemodb_metastore::{Document, MetaState, Schema, Value, encode_document};
 
 use mnemodb_testkit::fuzz_corpus as corpus;
 
-/// Mirrors `fuzz/fuzz_targets/document_decode.rs`.
-pub fn document_decode(data: &[u8]) {
-    if let Ok(doc) = decode_document(data) {
-        assert_eq!(
-            encode_document(&doc).unwrap(),
-            data,
-            "the encoding is canonical"
-        );
-    }
-}
-
-/// Mirrors `fuzz/fuzz_targets/filter_parse.rs`.
-pub fn filter_parse(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    match Filter::parse(text) {
-        Ok(f) => {
-            let shown = f.to_string();
-            let back = Filter::parse(&shown).unwrap_or_else(|e| panic!("{shown:?}: {e}"));
-            assert_eq!(back.to_string(), shown);
-        }
-        Err(e) => {
-            assert!(e.column >= 1 && e.column <= text.chars().count() + 1);
-            let _ = e.display_with_source(text);
-        }
-    }
-}
-
-/// Mirrors `fuzz/fuzz_targets/checkpoint_decode.rs`.
-pub fn checkpoint_decode(data: &[u8]) {
-    let file = Path::new("meta/checkpoint-1");
-    if let Ok((state, info)) =
-        MetaState::decode_checkpoint(data, file, Schema::new().keyword("k").range("n"))
-    {
-        assert_eq!(state.len(), info.document_count);
-        assert_eq!(state.lsn(), info.lsn);
-        let verified = state.verify().is_ok();
-        for i in 0..state.next_internal_id().min(4096) {
-            let _ = state.get_by_internal(i);
-        }
-        for text in [
-            "k = \"a\" or n > 1",
-            "n >= 0 and n < 3",
-            "not exists(k)",
-            "x = 1",
-        ] {
-            let _ = state.filter(&Filter::parse(text).unwrap());
-        }
-        let mut w = state.clone();
-        let ids: Vec<ExternalId> = state.scan().take(8).map(|(_, e, _)| e.clone()).collect();
-        for id in ids {
-            let patch = Document::from([("n".to_string(), Value::Int(2))]);
-            let _ = w.apply(&MetaOp::Patch {
-                id: id.clone(),
-                patch,
-            });
-            let _ = w.apply(&MetaOp::Delete { id });
-        }
-        let _ = w.encode_checkpoint();
-        if verified {
-            let again = state.encode_checkpoint().unwrap();
-            let (back, _) = MetaState::decode_checkpoint(&again, file, Schema::new()).unwrap();
-            assert!(
-                back.scan()
-                    .map(|(i, e, _)| (i, e.clone()))
-                    .eq(state.scan().map(|(i, e, _)| (i, e.clone())))
-            );
-        }
-    }
-    let _ = MetaState::decode_checkpoint(data, file, Schema::new());
-}
+use mnemodb_metastore::fuzzing::{checkpoint_decode, document_decode, filter_parse};
 
 #[test]
 fn replay_corpora() {
