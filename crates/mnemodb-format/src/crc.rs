@@ -14,6 +14,35 @@ pub fn crc32_parts(parts: &[&[u8]]) -> u32 {
     h.finalize()
 }
 
+/// The CRC32 of each of a file's consecutive parts and of the whole file, from one read of
+/// the bytes: for files whose parts carry their own checksums while the whole file's CRC
+/// is recorded elsewhere (a manifest), so checking both does not read the file twice.
+#[derive(Debug, Clone, Default)]
+pub struct ChainedCrc {
+    whole: crc32fast::Hasher,
+}
+
+impl ChainedCrc {
+    /// Nothing checksummed yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The CRC32 of `part`, the bytes that follow the parts given so far; the whole
+    /// file's CRC now covers it too.
+    pub fn part(&mut self, part: &[u8]) -> u32 {
+        let mut h = crc32fast::Hasher::new();
+        h.update(part);
+        self.whole.combine(&h);
+        h.finalize()
+    }
+
+    /// The CRC32 of every part given so far, back to back.
+    pub fn whole(&self) -> u32 {
+        self.whole.clone().finalize()
+    }
+}
+
 /// A [`Write`] adapter that checksums and counts every byte it passes on.
 ///
 /// Used by streaming writers: the CRC of a section is known the moment its last byte has
@@ -78,6 +107,23 @@ impl<W: Write> Write for Crc32Writer<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chained_parts_give_each_crc_and_the_whole() {
+        let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for cuts in [[0, 0], [1, 999], [128, 700], [500, 500]] {
+            let mut c = ChainedCrc::new();
+            let parts = [
+                &bytes[..cuts[0]],
+                &bytes[cuts[0]..cuts[1]],
+                &bytes[cuts[1]..],
+            ];
+            for p in parts {
+                assert_eq!(c.part(p), crc32(p));
+            }
+            assert_eq!(c.whole(), crc32(&bytes));
+        }
+    }
 
     #[test]
     fn streaming_crc_equals_one_shot() {

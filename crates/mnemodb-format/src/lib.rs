@@ -51,7 +51,7 @@ mod segment_header;
 mod wal_header;
 
 pub use checkpoint_header::CheckpointHeader;
-pub use crc::{Crc32Writer, crc32, crc32_parts};
+pub use crc::{ChainedCrc, Crc32Writer, crc32, crc32_parts};
 /// Incremental CRC32 state (re-exported so every crate checksums with the same implementation).
 pub use crc32fast::Hasher as Crc32Hasher;
 pub use decode::{ByteReader, read_pod};

@@ -37,7 +37,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use mnemodb_format::{CheckpointHeader, FormatError, crc32};
+use mnemodb_format::{ChainedCrc, CheckpointHeader, FormatError, crc32};
 use mnemodb_io::ReadOnlyBytes;
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
@@ -301,6 +301,16 @@ pub(crate) struct Opened {
     pub(crate) base: Base,
     pub(crate) written_under: Schema,
     pub(crate) header: CheckpointHeader,
+    /// CRC32 of the whole file.
+    pub(crate) file_crc: u32,
+}
+
+/// A layout-2 file whose CRCs all match: its header, schema, sections and whole-file CRC.
+pub(crate) struct Checked {
+    pub(crate) header: CheckpointHeader,
+    pub(crate) written_under: Schema,
+    pub(crate) spans: Vec<Span>,
+    pub(crate) file_crc: u32,
 }
 
 struct Cursor<'a> {
@@ -317,7 +327,12 @@ impl Cursor<'_> {
 impl Base {
     /// Check a layout-2 file: header, directory and section CRCs, then the structure.
     pub(crate) fn open(bytes: ReadOnlyBytes, file: &Path) -> Result<Opened> {
-        let (header, written_under, spans) = Self::check(&bytes, file)?;
+        let Checked {
+            header,
+            written_under,
+            spans,
+            file_crc,
+        } = Self::check(&bytes, file)?;
         let c = Cursor {
             bytes: &bytes,
             file,
@@ -328,20 +343,22 @@ impl Base {
             base: Base { bytes, ..base },
             written_under,
             header,
+            file_crc,
         })
     }
 
     /// The header, schema and sections of a layout-2 file, every CRC checked.
-    pub(crate) fn check(
-        bytes: &[u8],
-        file: &Path,
-    ) -> Result<(CheckpointHeader, Schema, Vec<Span>)> {
+    pub(crate) fn check(bytes: &[u8], file: &Path) -> Result<Checked> {
         let h = CheckpointHeader::decode(bytes, file, bytes.len() as u64)?;
         let c = Cursor { bytes, file };
         // The body's marker, not the prefix version, says the layout: a file written while
         // layout 2 still carried version 1 (the first build that wrote it) opens too.
         let (written_under, sections, dir_end) = Self::directory(&c, &h)?;
-        let dir_crc = crc32(bytes.get(HEADER..dir_end).unwrap_or_default());
+        // Every part's CRC and the whole file's from one read (the engine checks the latter
+        // against its manifest).
+        let mut chain = ChainedCrc::new();
+        chain.part(bytes.get(..HEADER).unwrap_or_default());
+        let dir_crc = chain.part(bytes.get(HEADER..dir_end).unwrap_or_default());
         if dir_crc != h.body_crc {
             return Err(c
                 .err(
@@ -360,7 +377,7 @@ impl Base {
                 start: at,
                 len: *len,
             };
-            let got = crc32(span.of(bytes));
+            let got = chain.part(span.of(bytes));
             if got != *crc {
                 return Err(c
                     .err(
@@ -372,7 +389,12 @@ impl Base {
             spans.push(span);
             at += len;
         }
-        Ok((h, written_under, spans))
+        Ok(Checked {
+            header: h,
+            written_under,
+            spans,
+            file_crc: chain.whole(),
+        })
     }
 
     /// The schema, the sections' (len, crc) and where the sections start; checks that the
@@ -1189,7 +1211,7 @@ mod tests {
         Schema::decode(&mut d).unwrap();
         d.u32("n").unwrap();
         let entries = d.offset() as usize;
-        let (_, _, spans) = Base::check(bytes, file).unwrap();
+        let spans = Base::check(bytes, file).unwrap().spans;
         (entries, spans)
     }
 

@@ -20,7 +20,7 @@
 //! in bulk, as for layout 1. Decoding validates everything and never panics.
 use std::path::Path;
 
-use mnemodb_format::{CheckpointHeader, FormatError, crc32};
+use mnemodb_format::{ChainedCrc, CheckpointHeader, FormatError, crc32};
 use mnemodb_io::ReadOnlyBytes;
 
 use crate::base::{Base, is_layout2};
@@ -44,6 +44,9 @@ pub struct CheckpointInfo {
     pub schema_fingerprint: u64,
     /// File size in bytes.
     pub file_len: u64,
+    /// CRC32 of the whole file, computed while its parts' CRCs were checked (what a
+    /// manifest records; no second read needed to compare).
+    pub file_crc: u32,
 }
 
 impl MetaState {
@@ -88,14 +91,16 @@ impl MetaState {
     /// Check a checkpoint file's header and body CRC without building the state.
     pub fn checkpoint_info(bytes: &[u8], file: &Path) -> Result<CheckpointInfo> {
         if is_layout2(bytes) {
-            let (h, _, _) = Base::check(bytes, file)?;
-            return Ok(info_of(&h));
+            let checked = Base::check(bytes, file)?;
+            return Ok(info_of(&checked.header, checked.file_crc));
         }
         let h = CheckpointHeader::decode(bytes, file, bytes.len() as u64)?;
-        let body = bytes
-            .get(CheckpointHeader::SIZE as usize..)
+        let (head, body) = bytes
+            .split_at_checked(CheckpointHeader::SIZE as usize)
             .unwrap_or_default();
-        let crc = crc32(body);
+        let mut chain = ChainedCrc::new();
+        chain.part(head);
+        let crc = chain.part(body);
         if crc != h.body_crc {
             return Err(FormatError::corrupted(
                 file,
@@ -107,13 +112,7 @@ impl MetaState {
             )
             .into());
         }
-        Ok(CheckpointInfo {
-            lsn: h.lsn,
-            document_count: h.document_count,
-            next_internal_id: h.next_internal_id,
-            schema_fingerprint: h.schema_fingerprint,
-            file_len: h.file_len,
-        })
+        Ok(info_of(&h, chain.whole()))
     }
 
     /// Rebuild a state from a checkpoint file, indexing per `schema` (which may differ from
@@ -146,7 +145,7 @@ impl MetaState {
         }
         schema.validate()?;
         let opened = Base::open(bytes, file)?;
-        let info = info_of(&opened.header);
+        let info = info_of(&opened.header, opened.file_crc);
         if opened.written_under == schema {
             let state = MetaState::from_base(opened.base, schema, info.lsn)?;
             return Ok((state, info));
@@ -224,13 +223,14 @@ impl MetaState {
     }
 }
 
-fn info_of(h: &CheckpointHeader) -> CheckpointInfo {
+fn info_of(h: &CheckpointHeader, file_crc: u32) -> CheckpointInfo {
     CheckpointInfo {
         lsn: h.lsn,
         document_count: h.document_count,
         next_internal_id: h.next_internal_id,
         schema_fingerprint: h.schema_fingerprint,
         file_len: h.file_len,
+        file_crc,
     }
 }
 
@@ -259,6 +259,24 @@ mod tests {
         .unwrap();
         s.set_lsn(77);
         s
+    }
+
+    #[test]
+    fn info_carries_the_whole_file_crc_of_either_layout() {
+        let s = state();
+        for bytes in [
+            s.encode_checkpoint().unwrap(),
+            s.encode_checkpoint_layout1().unwrap(),
+        ] {
+            let f = Path::new("c");
+            let want = crc32(&bytes);
+            assert_eq!(
+                MetaState::checkpoint_info(&bytes, f).unwrap().file_crc,
+                want
+            );
+            let (_, info) = MetaState::decode_checkpoint(&bytes, f, s.schema().clone()).unwrap();
+            assert_eq!(info.file_crc, want);
+        }
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mnemodb_ann::hnsw::HnswIndex;
-use mnemodb_format::crc32;
 use mnemodb_io::{Fs, IoContext};
 use mnemodb_metastore::MetaState;
 use mnemodb_segment::SegmentReader;
@@ -217,7 +216,11 @@ pub(crate) fn open_collection(
         Some(file) => {
             let path = check_len(fs, dir, file, manifest_name)?;
             let bytes = fs.map_readonly(&path).at("read", &path)?;
-            if crc32(&bytes) != file.crc {
+            // Layout-2 checkpoints are used in place: the mapping is kept, documents are
+            // decoded on first use. Opening checks every part's CRC and computes the whole
+            // file's in the same read, compared here with the manifest's.
+            let (state, info) = MetaState::open_checkpoint(bytes, &path, config.schema.clone())?;
+            if info.file_crc != file.crc {
                 return Err(Error::corrupted(
                     &path,
                     0,
@@ -226,9 +229,6 @@ pub(crate) fn open_collection(
                     ),
                 ));
             }
-            // Layout-2 checkpoints are used in place: the mapping is kept, documents are
-            // decoded on first use.
-            let (state, info) = MetaState::open_checkpoint(bytes, &path, config.schema.clone())?;
             // The checkpoint holds the collection as of its last write (`info.lsn`); the
             // manifest's `applied_lsn` can be later (the collection was frozen at a later
             // LSN, or untouched since and carried forward by `install`): no record in
