@@ -45,7 +45,10 @@ def recall_at_10(labels, truth):
     return hits / (10 * len(truth))
 
 
-def duel(data_dir, index_path):
+DUEL_EFS = [10, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128]
+
+
+def duel(data_dir, index_path, efs=None):
     """One round for the Rust bench's side-by-side mode: print `set,ef,recall,qps` lines."""
     base = normalise(read_vecs(os.path.join(data_dir, "base.fvecs"), np.float32))
     n, dim = base.shape
@@ -65,7 +68,7 @@ def duel(data_dir, index_path):
         if not (os.path.exists(qp) and os.path.exists(tp)):
             continue
         queries, truth = normalise(read_vecs(qp, np.float32)), read_vecs(tp, np.int32)
-        for ef in [10, 16, 24, 32, 48, 64, 96, 128]:
+        for ef in efs or DUEL_EFS:
             index.set_ef(ef)
             index.knn_query(queries[:50], k=10, num_threads=1)
             t0 = time.perf_counter()
@@ -91,7 +94,8 @@ def main():
         build_time(sys.argv[2])
         return
     if sys.argv[1] == "--duel":
-        duel(sys.argv[2], sys.argv[3])
+        efs = [int(e) for e in sys.argv[4].split(",")] if len(sys.argv) > 4 else None
+        duel(sys.argv[2], sys.argv[3], efs)
         return
     data_dir = sys.argv[1]
     name = sys.argv[2] if len(sys.argv) > 2 else os.path.basename(os.path.normpath(data_dir))

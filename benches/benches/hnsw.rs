@@ -11,7 +11,7 @@
 //! MNEMODB_HNSW_DUEL=../shared/datasets/wordnet-minilm-50k ... # side by side with hnswlib
 //!   # (default SQ8 walk and the f32 walk of the same graph; MNEMODB_HNSW_DUEL_NO_F32=1 skips
 //!   # the latter; MNEMODB_HNSW_DUEL_EFS=24,64 limits the sweep; MNEMODB_HNSW_DUEL_BUILDS=n
-//!   # alternating 2-thread builds, MNEMODB_HNSW_DUEL_BUILD_EXACT=1 adds an f32-only build)
+//!   # alternating 2-thread builds, MNEMODB_HNSW_DUEL_BUILD_EXACT=1 adds a `sq8: false` build)
 //! MNEMODB_HNSW_PLOT_ONLY=1 ... # only redraw the plot from the CSVs
 //! ```
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
@@ -792,6 +792,18 @@ mod plot {
 /// runs our ef sweep once, then the peer script's (`--duel`), alternating, so the
 /// machine's background load hits both alike; medians per ef go to
 /// `docs/bench/hnsw-duel.csv`. The built index and hnswlib's are kept on tmpfs and reused.
+/// QPS where a recall/QPS curve (points in ef order) first reaches `target`, linear in
+/// recall between the two points around it; NaN when it never does or starts above it.
+fn qps_at_recall(points: &[(f64, f64)], target: f64) -> f64 {
+    points
+        .windows(2)
+        .find(|w| w[0].0 < target && w[1].0 >= target)
+        .map_or(f64::NAN, |w| {
+            let ((r0, q0), (r1, q1)) = (w[0], w[1]);
+            q0 + (target - r0) / (r1 - r0) * (q1 - q0)
+        })
+}
+
 fn duel(dir: &Path) {
     let name = dir
         .file_name()
@@ -831,7 +843,7 @@ fn duel(dir: &Path) {
     let efs: Vec<usize> = std::env::var("MNEMODB_HNSW_DUEL_EFS")
         .ok()
         .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![10, 16, 24, 32, 48, 64, 96, 128]);
+        .unwrap_or_else(|| vec![10, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 128]);
     let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("hnswlib_peer.py");
     let no_peer = std::env::var_os("MNEMODB_HNSW_NO_PEER").is_some();
     // (impl, set, ef) -> (recall, qps samples)
@@ -845,29 +857,51 @@ fn duel(dir: &Path) {
     if let Some(a) = env("MNEMODB_HNSW_PF_AHEAD") {
         tuning.prefetch_ahead = a;
     }
+    if let Some(a) = env("MNEMODB_HNSW_PF_AHEAD_PARTIAL") {
+        tuning.prefetch_ahead_partial = a;
+    }
+    if let Some(m) = env("MNEMODB_HNSW_PARTIAL_MARGIN_PERMILLE") {
+        tuning.partial_margin_permille = m as u32;
+    }
     if let Some(a) = env("MNEMODB_HNSW_PF_AHEAD_SQ8") {
         tuning.prefetch_ahead_sq8 = a;
     }
-    // The default (SQ8 walk + f32 re-rank when the index has codes) and the f32 walk.
+    // The default (SQ8 walk + f32 re-rank) and, on a graph built without codes
+    // (`sq8: false`: the memory-lean configuration), the walk on f32 rows with partial
+    // distances and with whole rows.
     let index = index.with_sq8(true);
-    let variants: &[(&str, bool)] = if std::env::var_os("MNEMODB_HNSW_DUEL_NO_F32").is_some() {
-        &[("mnemodb", false)]
-    } else {
-        &[("mnemodb", false), ("mnemodb f32 walk", true)]
+    let lean = (std::env::var_os("MNEMODB_HNSW_DUEL_NO_F32").is_none()).then(|| {
+        let p = HnswParams {
+            sq8: false,
+            ..HnswParams::with_m(16)
+        };
+        cached(&work.join("seg-1-f32.hnsw"), p)
+    });
+    let whole = SearchTuning {
+        partial_distances: false,
+        ..tuning
     };
+    let mut variants: Vec<(&str, &HnswIndex, SearchTuning)> = vec![("mnemodb", &index, tuning)];
+    if let Some(lean) = &lean {
+        let t = Instant::now();
+        let plan = lean.partial_plan();
+        println!(
+            "partial-distance plan (head dims, margin): {plan:?}, calibrated in {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        variants.push(("mnemodb f32 rows", lean, tuning));
+        variants.push(("mnemodb f32 rows whole", lean, whole));
+    }
     for round in 0..rounds {
-        for &(label, exact) in variants {
+        for &(label, index, tuning) in &variants {
             for set in &sets {
                 for &ef in &efs {
                     let opts = SearchOptions {
                         ef: Some(ef),
-                        tuning: SearchTuning {
-                            exact_traversal: exact,
-                            ..tuning
-                        },
+                        tuning,
                         ..Default::default()
                     };
-                    let (r, s) = run_1t(&index, set, &opts);
+                    let (r, s) = run_1t(index, set, &opts);
                     let e = samples
                         .entry((label.into(), set.name.into(), ef))
                         .or_default();
@@ -901,6 +935,12 @@ fn duel(dir: &Path) {
             .arg("--duel")
             .arg(dir)
             .arg(work.join("hnswlib.bin"))
+            .arg(
+                efs.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
             .output()
             .expect("run python3 benches/hnswlib_peer.py");
         for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -935,7 +975,8 @@ fn duel(dir: &Path) {
             let ours = get("mnemodb");
             let theirs = get("hnswlib");
             let alt = get("keep_pruned off");
-            let f32_walk = get("mnemodb f32 walk");
+            let f32_rows = get("mnemodb f32 rows");
+            let f32_whole = get("mnemodb f32 rows whole");
             if let Some((r, q, _)) = &alt {
                 println!(
                     "{:>6} {ef:>5} keep_pruned off: recall {r:.4} QPS {q:.0}",
@@ -946,7 +987,8 @@ fn duel(dir: &Path) {
                 ("mnemodb", &ours),
                 ("hnswlib", &theirs),
                 ("mnemodb keep_pruned off", &alt),
-                ("mnemodb f32 walk", &f32_walk),
+                ("mnemodb f32 rows", &f32_rows),
+                ("mnemodb f32 rows whole", &f32_whole),
             ] {
                 if let Some((r, q, all)) = v {
                     let all: Vec<String> = all.iter().map(|x| format!("{x:.0}")).collect();
@@ -963,14 +1005,42 @@ fn duel(dir: &Path) {
             };
             let (or, oq) = f(&ours);
             let (tr, tq) = f(&theirs);
-            let (xr, xq) = f(&f32_walk);
+            let (xr, xq) = f(&f32_rows);
+            let (wr, wq) = f(&f32_whole);
             println!(
-                "{:>6} {ef:>5} {or:>10.4} {oq:>9.0} {tr:>10.4} {tq:>9.0} {:>6.2}x   f32 walk {xr:.4} {xq:.0} {:.2}x",
+                "{:>6} {ef:>5} {or:>10.4} {oq:>9.0} {tr:>10.4} {tq:>9.0} {:>6.2}x   f32 rows {xr:.4} {xq:.0} {:.2}x   whole rows {wr:.4} {wq:.0} {:.2}x",
                 set.name,
                 oq / tq,
-                xq / tq
+                xq / tq,
+                wq / tq
             );
         }
+    }
+    // QPS where each curve crosses recall@10 = 0.95 (linear between the two efs that
+    // bracket it), and the ratios to hnswlib's.
+    for set in &sets {
+        let at = |imp: &str| {
+            let points: Vec<(f64, f64)> = efs
+                .iter()
+                .filter_map(|&ef| samples.get(&(imp.to_string(), set.name.to_string(), ef)))
+                .map(|(r, q)| (*r, median(q.clone())))
+                .collect();
+            qps_at_recall(&points, 0.95)
+        };
+        let peer = at("hnswlib");
+        let line: Vec<String> = [
+            "mnemodb",
+            "mnemodb f32 rows",
+            "mnemodb f32 rows whole",
+            "hnswlib",
+        ]
+        .iter()
+        .map(|imp| {
+            let q = at(imp);
+            format!("{imp} {q:.0} ({:.2}x)", q / peer)
+        })
+        .collect();
+        println!("{:>6} QPS at recall 0.95: {}", set.name, line.join(", "));
     }
     let path = out_dir().join(format!("hnsw-duel-{name}.csv"));
     std::fs::write(&path, csv).unwrap();
@@ -1016,14 +1086,21 @@ fn duel(dir: &Path) {
         if with_exact {
             let p = pool(2);
             let t = Instant::now();
-            let graph = HnswBuilder::new(Metric::Cosine, HnswParams::with_m(16))
+            // The memory-lean configuration: no codes, every distance on f32 rows.
+            let lean = HnswParams {
+                sq8: false,
+                ..HnswParams::with_m(16)
+            };
+            let graph = HnswBuilder::new(Metric::Cosine, lean)
                 .unwrap()
-                .quantized_build(false)
                 .build(&p, Rows::from(&seg))
                 .unwrap();
             let secs = t.elapsed().as_secs_f64();
             let built = HnswIndex::from_parts(graph, &seg).unwrap();
-            println!("ours (f32 build) {secs:.1} s; recall {}", recall_of(&built));
+            println!(
+                "ours (sq8: false, f32 build) {secs:.1} s; recall {}",
+                recall_of(&built)
+            );
             exact_builds.push(secs);
         }
         if no_peer {
@@ -1072,7 +1149,7 @@ fn duel(dir: &Path) {
     }
     if !exact_builds.is_empty() {
         text.push_str(&format!(
-            "{name},mnemodb f32 build,2,{:.2},{}\n",
+            "{name},mnemodb sq8 false (f32 build),2,{:.2},{}\n",
             median(exact_builds.clone()),
             fmt(&exact_builds)
         ));

@@ -253,6 +253,7 @@ pub(crate) fn decode(bytes: ReadOnlyBytes, path: &Path) -> Result<(HnswGraph, Hn
             path: path.into(),
         },
         sq8: None,
+        partial: Default::default(),
     };
     let mut graph = graph;
     graph.sq8 = decode_sq8(&bytes, &layout, graph.meta.dim, path)?;

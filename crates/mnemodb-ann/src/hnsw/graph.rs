@@ -10,6 +10,7 @@ use mnemodb_io::ReadOnlyBytes;
 use super::codes::Sq8Codes;
 use super::insert::{Links, level_of_len, list};
 use super::layer::GraphRead;
+use super::partial::PartialPlan;
 use super::rows::Rows;
 
 /// Everything about a graph except its links.
@@ -79,7 +80,12 @@ pub struct HnswGraph {
     pub(crate) storage: Storage,
     /// SQ8 codes of the vectors, when the graph was built with [`super::HnswParams::sq8`].
     pub(crate) sq8: Option<Sq8Codes>,
+    /// How walks on the f32 rows read them, calibrated at the first search that needs it.
+    pub(crate) partial: PartialCell,
 }
+
+/// A graph's [`PartialPlan`], measured once on its rows.
+pub(crate) type PartialCell = std::sync::OnceLock<Option<PartialPlan>>;
 
 fn cast(bytes: &[u8], offset: u64, len: u64) -> Option<&[u32]> {
     let start = usize::try_from(offset).ok()?;
@@ -361,5 +367,6 @@ pub(crate) fn freeze<T: Links>(g: &T, n: usize, metric: Metric, dim: usize) -> H
             upper_links,
         })),
         sq8: None,
+        partial: PartialCell::new(),
     }
 }

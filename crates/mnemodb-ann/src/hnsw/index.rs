@@ -193,6 +193,13 @@ impl HnswIndex {
         file::verify(&self.graph)
     }
 
+    /// The partial-distance plan of walks on the f32 rows (head dimensions, margin),
+    /// calibrated now if no search has yet; `None`: rows are read whole.
+    #[doc(hidden)]
+    pub fn partial_plan(&self) -> Option<(usize, f32)> {
+        self.graph.partial_plan(Rows::from(&self.segment))
+    }
+
     /// The graph.
     pub fn graph(&self) -> &HnswGraph {
         &self.graph
@@ -239,6 +246,7 @@ impl HnswIndex {
             dim: self.graph.dim(),
             default_ef: self.ef_search,
             sq8: self.graph.sq8.as_ref(),
+            partial: Some(&self.graph.partial),
         };
         search::run(&target, query, k, opts, |_| false, 0, out)
     }
@@ -314,8 +322,20 @@ impl HnswGraph {
             dim: self.dim(),
             default_ef: DEFAULT_EF_SEARCH,
             sq8: self.sq8.as_ref(),
+            partial: Some(&self.partial),
         };
         search::run(&target, query, k, opts, |_| false, 0, out)
+    }
+
+    /// The partial-distance plan of walks on `rows` (head dimensions, margin), calibrated
+    /// now if no search has yet; `None`: rows are read whole.
+    #[doc(hidden)]
+    pub fn partial_plan(&self, rows: Rows<'_>) -> Option<(usize, f32)> {
+        let view = self.view(rows);
+        let plan = *self
+            .partial
+            .get_or_init(|| super::partial::calibrate(&view, self.metric(), self.dim()));
+        plan.map(|p| (p.head, p.margin))
     }
 
     /// Check the structure (see [`HnswIndex::verify`]).

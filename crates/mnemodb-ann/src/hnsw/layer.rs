@@ -29,6 +29,13 @@ pub struct SearchTuning {
     /// [`Self::prefetch_ahead`] for walks on SQ8 codes (a code is 4× smaller, so more
     /// of them fit in the outstanding misses).
     pub prefetch_ahead_sq8: usize,
+    /// Walks on f32 rows read each neighbour's head first and its tail only when it may
+    /// come within the bound (see [`super::partial`]).
+    pub partial_distances: bool,
+    /// [`Self::prefetch_ahead`] for walks with partial distances (a head is a few lines).
+    pub prefetch_ahead_partial: usize,
+    /// The calibrated partial-distance margin scaled by this many thousandths.
+    pub partial_margin_permille: u32,
 }
 
 impl Default for SearchTuning {
@@ -40,6 +47,9 @@ impl Default for SearchTuning {
             prefetch_l2: false,
             exact_traversal: false,
             prefetch_ahead_sq8: 32,
+            partial_distances: true,
+            prefetch_ahead_partial: 8,
+            partial_margin_permille: 1000,
         }
     }
 }
@@ -75,6 +85,43 @@ pub(crate) trait Scorer {
     /// How many neighbours ahead to prefetch.
     fn ahead(&self, t: &SearchTuning) -> usize {
         t.prefetch_ahead
+    }
+    /// Scores the unvisited neighbours `batch` of an expanded node into `out`, prefetching
+    /// `ahead` of them. A scorer may leave out nodes that will not come within `bound`
+    /// (the ef-th result's distance; infinite while fewer are held).
+    fn score_batch(
+        &self,
+        batch: &[u32],
+        bound: f32,
+        prefetch: bool,
+        ahead: usize,
+        out: &mut Vec<Scored>,
+    ) {
+        let _ = bound;
+        score_each(self, batch, prefetch, ahead, out);
+    }
+}
+
+/// Scores every node of `batch` into `out`, prefetching `ahead` nodes ahead.
+#[inline]
+pub(crate) fn score_each<S: Scorer + ?Sized>(
+    sc: &S,
+    batch: &[u32],
+    prefetch: bool,
+    ahead: usize,
+    out: &mut Vec<Scored>,
+) {
+    out.clear();
+    if prefetch {
+        batch.iter().take(ahead).for_each(|&nb| sc.prefetch(nb));
+    }
+    for (j, &nb) in batch.iter().enumerate() {
+        if prefetch && let Some(&next) = batch.get(j + ahead) {
+            sc.prefetch(next);
+        }
+        if let Some(dist) = sc.score(nb) {
+            out.push(Scored { dist, id: nb });
+        }
     }
 }
 
@@ -263,23 +310,11 @@ pub(crate) fn search_layer_by<G: GraphRead, S: Scorer, F: Fn(u32) -> bool>(
                 }
             });
         }
-        if lines > 0 {
-            for &nb in s.batch.iter().take(ahead) {
-                sc.prefetch(nb);
-            }
-        }
-        for j in 0..s.batch.len() {
-            let Some(&nb) = s.batch.get(j) else { break };
-            if lines > 0
-                && let Some(&next) = s.batch.get(j + ahead)
-            {
-                sc.prefetch(next);
-            }
-            let Some(d) = sc.score(nb) else { continue };
-            if s.results.len() < ef || d < bound {
-                let hit = Scored { dist: d, id: nb };
+        sc.score_batch(&s.batch, bound, lines > 0, ahead, &mut s.scored);
+        for &hit in &s.scored {
+            if s.results.len() < ef || hit.dist < bound {
                 s.candidates.push(Near(hit));
-                if (lq.accept)(nb) {
+                if (lq.accept)(hit.id) {
                     s.results.push(Far(hit));
                     if s.results.len() > ef {
                         s.results.pop();

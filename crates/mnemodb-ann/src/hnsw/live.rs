@@ -270,6 +270,7 @@ impl LiveHnsw {
             dim: self.dim,
             default_ef: self.params.ef_search,
             sq8: None,
+            partial: None,
         };
         search::run(
             &target,

@@ -19,6 +19,11 @@
 //!   walk on the codes, whose working set stays in cache, and re-rank the `ef` candidates
 //!   they end with on the exact f32 rows. Building searches for neighbours on codes too and
 //!   selects them on exact distances.
+//! - Partial distances (graphs without codes, rows of ≥ 128 dimensions): a walk on f32
+//!   rows reads the first 5/12 of each unvisited neighbour's row, estimates its distance,
+//!   and reads the rest only when the estimate comes within a margin of the `ef`-th result
+//!   (3 × the estimate's RMS error, measured once per graph on its own edges). Results
+//!   are re-ranked on whole rows.
 //!
 //! Distances follow `mnemodb-distance` (smaller is closer, [`mnemodb_distance::Metric::distance_fn`]);
 //! results are sorted by (distance, row). The hot loop reuses a per-thread visited set
@@ -36,6 +41,7 @@ mod insert;
 mod layer;
 mod live;
 mod params;
+mod partial;
 mod prefetch;
 mod rows;
 mod scratch;

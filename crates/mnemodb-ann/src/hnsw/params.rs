@@ -62,7 +62,10 @@ pub struct HnswParams {
     pub rebuild_fraction: f64,
     /// Also store 8-bit codes of the vectors (SQ8, `dim` bytes per node, trained on the
     /// indexed rows): searches walk the graph on the codes and re-rank the `ef` candidates
-    /// they end with on the exact f32 rows.
+    /// they end with on the exact f32 rows. On by default (the fastest walk). Off, the
+    /// index adds only its links to the raw vectors (the memory-lean configuration) and
+    /// walks on the f32 rows with partial distances (rows of ≥ 128 dimensions: the head
+    /// of each neighbour's row first, the tail only when it may qualify).
     pub sq8: bool,
 }
 

@@ -153,6 +153,8 @@ pub(crate) struct Scratch {
     pub results: BinaryHeap<Far>,
     /// Unvisited neighbours of the node being expanded.
     pub batch: Vec<u32>,
+    /// The scored nodes of `batch`.
+    pub scored: Vec<Scored>,
     /// Sorted output of the last layer search.
     pub found: Vec<Scored>,
     /// Entry points of the next layer.

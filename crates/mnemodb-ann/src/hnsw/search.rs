@@ -11,7 +11,9 @@ use mnemodb_distance::{Metric, validate_vector};
 use roaring::RoaringBitmap;
 
 use super::codes::{CodeBound, Sq8Codes, certified};
-use super::layer::{GraphRead, Quantized, SearchTuning, knn, knn_by, rerank};
+use super::graph::PartialCell;
+use super::layer::{Exact, GraphRead, Quantized, SearchTuning, knn, knn_by, rerank};
+use super::partial::{Partial, calibrate};
 use super::prefetch::{prefetch_bytes, prefetch_lines};
 use super::scratch::{Far, Scored, with_scratch};
 use crate::error::{Error, Result};
@@ -116,6 +118,9 @@ pub(crate) struct Target<'a, G> {
     pub default_ef: usize,
     /// SQ8 codes of the rows: walk on them, re-rank on the rows.
     pub sq8: Option<&'a Sq8Codes>,
+    /// Where the graph keeps its partial-distance plan (walks on f32 rows), calibrated
+    /// on first use; `None`: rows are always read whole.
+    pub partial: Option<&'a PartialCell>,
 }
 
 /// Search `t` for `query`; hits (id = row number) go to `out`, best first.
@@ -265,6 +270,9 @@ pub(crate) fn run<G: GraphRead>(
             knn_by(t.graph, &sc, t.entry, &q, dist, ef, accept, opts.tuning, s);
             rerank(t.graph, &q, dist, s);
             s.q8 = q8;
+        } else if let Some(sc) = partial_scorer(t, &q, dist, &opts.tuning) {
+            knn_by(t.graph, &sc, t.entry, &q, dist, ef, accept, opts.tuning, s);
+            rerank(t.graph, &q, dist, s);
         } else {
             knn(t.graph, t.entry, &q, dist, ef, accept, opts.tuning, s);
         }
@@ -275,6 +283,30 @@ pub(crate) fn run<G: GraphRead>(
         s.query = q;
     });
     Ok(())
+}
+
+/// The two-pass scorer of a walk on f32 rows, when the graph has a plan for it and this
+/// query's head carries enough of it.
+fn partial_scorer<'a, G: GraphRead>(
+    t: &Target<'a, G>,
+    query: &'a [f32],
+    dist: mnemodb_distance::DistanceFn,
+    tuning: &SearchTuning,
+) -> Option<Partial<'a, G>> {
+    if !tuning.partial_distances {
+        return None;
+    }
+    let plan = (*t
+        .partial?
+        .get_or_init(|| calibrate(t.graph, t.metric, t.dim)))?;
+    let exact = Exact {
+        g: t.graph,
+        query,
+        dist,
+        lines: tuning.prefetch_lines.min(t.graph.vector_lines()),
+        l2: tuning.prefetch_l2,
+    };
+    Partial::new(exact, plan, t.metric, tuning)
 }
 
 /// Rows the exact scan fetches ahead of the one it scores. Measured on the memory layer's

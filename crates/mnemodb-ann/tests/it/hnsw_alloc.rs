@@ -34,4 +34,30 @@ fn warm_searches_do_not_allocate() {
     let before = allocations();
     runs(&mut out);
     assert_eq!(allocations() - before, 0, "warm searches allocated");
+
+    // The walk on f32 rows with partial distances (192-d rows, no codes).
+    let (base, queries) = data(2000, 30, 192, 19);
+    let rows = Rows::new(&base.data, base.dim).unwrap();
+    let mut params = HnswParams::with_m(12);
+    params.sq8 = false;
+    let graph = HnswBuilder::new(Metric::Cosine, params)
+        .unwrap()
+        .build(&pool(2), rows)
+        .unwrap();
+    assert!(graph.partial_plan(rows).is_some());
+    let runs = |out: &mut Vec<mnemodb_ann::Hit>| {
+        for q in queries.rows() {
+            graph
+                .search_into(rows, q, 10, &SearchOptions::ef(64), out)
+                .unwrap();
+        }
+    };
+    runs(&mut out);
+    let before = allocations();
+    runs(&mut out);
+    assert_eq!(
+        allocations() - before,
+        0,
+        "warm partial-distance searches allocated"
+    );
 }

@@ -5,5 +5,6 @@ mod hnsw;
 mod hnsw_alloc;
 mod hnsw_file;
 mod hnsw_live;
+mod hnsw_partial;
 mod hnsw_sq8_exact;
 mod ivf;
