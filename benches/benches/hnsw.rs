@@ -640,7 +640,9 @@ mod plot {
             for l in text.lines().skip(1) {
                 let f: Vec<&str> = l.split(',').collect();
                 if f.len() >= 6
-                    && (f[2] == "mnemodb" || f[2] == "hnswlib" || f[2] == "mnemodb f32 walk")
+                    && (f[2] == "mnemodb"
+                        || f[2] == "hnswlib"
+                        || f[2].starts_with("mnemodb f32 rows"))
                 {
                     duel_sets.insert(format!("{} / {}", f[0], f[1]));
                     add(
@@ -723,7 +725,8 @@ mod plot {
                 // One colour per implementation and thread count, the same in every panel.
                 let color = match (c.label.starts_with("hnswlib"), c.label.contains("2t")) {
                     (true, _) => RGBColor(0, 150, 60).to_rgba(),
-                    _ if c.label.contains("f32 walk") => RGBColor(240, 150, 20).to_rgba(),
+                    _ if c.label.contains("f32 rows whole") => RGBColor(150, 150, 150).to_rgba(),
+                    _ if c.label.contains("f32 rows") => RGBColor(240, 150, 20).to_rgba(),
                     (false, true) => RGBColor(40, 90, 220).to_rgba(),
                     (false, false) => RGBColor(220, 30, 50).to_rgba(),
                 };
@@ -881,6 +884,16 @@ fn duel(dir: &Path) {
         partial_distances: false,
         ..tuning
     };
+    // MNEMODB_HNSW_DUEL_MARGINS=750,1250: the f32-rows walk again with its calibrated
+    // margin scaled by these thousandths (summary line only).
+    let margins: Vec<u32> = std::env::var("MNEMODB_HNSW_DUEL_MARGINS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let margin_labels: Vec<String> = margins
+        .iter()
+        .map(|m| format!("mnemodb f32 rows margin x{:.2}", f64::from(*m) / 1000.0))
+        .collect();
     let mut variants: Vec<(&str, &HnswIndex, SearchTuning)> = vec![("mnemodb", &index, tuning)];
     if let Some(lean) = &lean {
         let t = Instant::now();
@@ -891,6 +904,13 @@ fn duel(dir: &Path) {
         );
         variants.push(("mnemodb f32 rows", lean, tuning));
         variants.push(("mnemodb f32 rows whole", lean, whole));
+        for (label, &permille) in margin_labels.iter().zip(&margins) {
+            let scaled = SearchTuning {
+                partial_margin_permille: permille,
+                ..tuning
+            };
+            variants.push((label.as_str(), lean, scaled));
+        }
     }
     for round in 0..rounds {
         for &(label, index, tuning) in &variants {
@@ -1034,7 +1054,8 @@ fn duel(dir: &Path) {
             "mnemodb f32 rows whole",
             "hnswlib",
         ]
-        .iter()
+        .into_iter()
+        .chain(margin_labels.iter().map(String::as_str))
         .map(|imp| {
             let q = at(imp);
             format!("{imp} {q:.0} ({:.2}x)", q / peer)

@@ -22,7 +22,7 @@
 //! - Partial distances (graphs without codes, rows of ≥ 128 dimensions): a walk on f32
 //!   rows reads the first 5/12 of each unvisited neighbour's row, estimates its distance,
 //!   and reads the rest only when the estimate comes within a margin of the `ef`-th result
-//!   (3 × the estimate's RMS error, measured once per graph on its own edges). Results
+//!   (2 × the estimate's RMS error, measured once per graph on its own edges). Results
 //!   are re-ranked on whole rows.
 //!
 //! Distances follow `mnemodb-distance` (smaller is closer, [`mnemodb_distance::Metric::distance_fn`]);

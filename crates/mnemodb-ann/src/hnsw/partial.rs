@@ -9,7 +9,7 @@
 //! **The estimate.** For dot-product metrics (cosine on prepared rows, inner product) the
 //! head's dot product is scaled by the share of the query's energy that lies in the head,
 //! `‖q_head‖² / ‖q‖²` (a row close to the query shares its energy split); for L2 by
-//! `head / dim`. **The margin** is 3 × the root-mean-square error of that estimate,
+//! `head / dim`. **The margin** is 2 × the root-mean-square error of that estimate,
 //! measured once per graph on its own edges (a node as the query, a 1- or 2-hop neighbour
 //! as the row: the distances a walk meets) by [`calibrate`]. A neighbour dropped on its
 //! estimate is one whose true distance most likely exceeds the bound, where the exact walk
@@ -26,8 +26,12 @@ use super::scratch::Scored;
 pub(crate) const MIN_PARTIAL_DIM: usize = 128;
 /// Edges sampled by [`calibrate`] (half 1-hop, half 2-hop).
 const CALIBRATION_EDGES: usize = 1024;
-/// Margin in root-mean-square errors of the estimate.
-const MARGIN_RMS: f64 = 3.0;
+/// Margin in root-mean-square errors of the estimate. Chosen side by side with hnswlib on
+/// wordnet-minilm-50k (docs/BENCHMARKS.md): at recall 0.95, 2 gave 3–6 % more QPS than 2.5
+/// and 3, with recall at equal ef within 0.001 of whole rows; on hard synthetic data
+/// (`tests/it/hnsw_partial.rs`, recall 0.55–0.87) it lost up to 0.027 at equal ef for
+/// cosine (0.042 for L2), 3 up to 0.015.
+const MARGIN_RMS: f64 = 2.0;
 /// Below this share of the query's energy in the head the estimate is too noisy: the
 /// search reads whole rows.
 const MIN_HEAD_WEIGHT: f64 = 0.1;

