@@ -89,6 +89,23 @@ pub fn rank(facts: &[Fact], query: &str, k: usize) -> Vec<(Fact, f64)> {
         .collect()
 }
 
+/// The facts a question asks about: it names the fact's entity (any entity word; the
+/// `user` entity is the speaker, always named) and a word of its attribute. "What are we
+/// using for global *state* in *Atlas*?" asks about `atlas.state_management`.
+pub fn asked_about<'a>(facts: &'a [Fact], query: &str) -> Vec<&'a Fact> {
+    let q = terms(query);
+    if q.is_empty() {
+        return Vec::new();
+    }
+    facts
+        .iter()
+        .filter(|f| {
+            let names_entity = f.entity == "user" || !terms(&f.entity).is_disjoint(&q);
+            names_entity && !terms(&f.attribute.replace('_', " ")).is_disjoint(&q)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +141,20 @@ mod tests {
         let r = rank(&facts, "When is Maya's piano lesson?", 1);
         assert_eq!(r.first().map(|(f, _)| f.entity.as_str()), Some("maya"));
         assert!(rank(&facts, "the of and", 3).is_empty());
+        let asked = |q: &str| -> Vec<String> {
+            asked_about(&facts, q)
+                .iter()
+                .map(|f| format!("{}.{}", f.entity, f.attribute))
+                .collect()
+        };
+        assert_eq!(
+            asked("Which database does Ledgerly run on?"),
+            ["ledgerly.database"]
+        );
+        assert_eq!(asked("Which editor do I use?"), ["user.editor"]);
+        // The attribute without its entity, or the entity without an attribute word: no.
+        assert!(asked("Which database does Atlas use?").is_empty());
+        assert!(asked("Tell me about Ledgerly").is_empty());
         assert_eq!(stem("lessons"), "lesson");
         assert_eq!(stem("libraries"), "library");
     }

@@ -3,7 +3,10 @@
 //! A [`MemoryStore`] keeps, per scope (user, optionally agent and session):
 //! - **memories** — text, embedding, kind, importance, times, access counts, validity —
 //!   recalled by a composite score of similarity, importance and time decay
-//!   ([`scoring`]) whose top-k is exact with respect to the index ([`topk`]);
+//!   ([`scoring`]) whose top-k is exact with respect to the index ([`topk`]); a recall that
+//!   carries its query's text is also grounded in the scope's facts: the memory that stated
+//!   a fact the question asks about is scored at a similarity of at least
+//!   [`MemoryConfig::fact_grounding`];
 //! - **consolidation** of near-duplicates ([`MemoryStore::consolidate`]) and **pruning**
 //!   of what has faded ([`MemoryStore::prune`]); nothing is lost unless asked: merged and
 //!   archived memories stay stored;
@@ -68,6 +71,7 @@ pub mod conversation;
 mod embedder;
 mod error;
 mod facts;
+mod grounding;
 pub mod grouping;
 mod lexical;
 mod prune;

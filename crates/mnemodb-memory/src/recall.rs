@@ -453,6 +453,15 @@ impl MemoryStore {
                     what: "recall on whole records asked to rank again".into(),
                 })?,
         };
+        let mut hits = hits;
+        if let (Some(floor), Some(text), true) =
+            (self.config.fact_grounding, req.query.text(), as_of == now)
+        {
+            let facts = self.facts(&req.scope, None)?;
+            if !facts.is_empty() {
+                self.ground_in_facts(&mut hits, &facts, text, &vector, &filter, now, floor, req.k)?;
+            }
+        }
         if req.track_access && !hits.is_empty() {
             let ids: Vec<&str> = hits.iter().map(|h| h.memory.id.as_str()).collect();
             self.record_access(&ids, now)?;

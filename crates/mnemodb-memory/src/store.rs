@@ -63,6 +63,12 @@ pub struct MemoryConfig {
     pub close_contradicted_memories: bool,
     /// Largest `k` a recall accepts (default 1,000).
     pub max_k: usize,
+    /// Fact-grounded recall: when a recall carries its query's text, the memory that stated
+    /// the current value of a fact the question asks about (names its entity and a word
+    /// of its attribute) is scored with a similarity of at least this much (default 0.5;
+    /// `None`: off), then by importance and decay like any memory. On memeval dev every
+    /// floor from 0.4 to 0.7 gives the same figures (docs/BENCHMARKS.md).
+    pub fact_grounding: Option<f32>,
 }
 
 impl MemoryConfig {
@@ -79,6 +85,7 @@ impl MemoryConfig {
             future_tolerance_secs: 300,
             close_contradicted_memories: true,
             max_k: 1_000,
+            fact_grounding: Some(0.5),
         }
     }
 
@@ -112,6 +119,12 @@ impl MemoryConfig {
         self
     }
 
+    /// With this fact-grounding similarity floor (`None`: off).
+    pub fn fact_grounding(mut self, floor: Option<f32>) -> Self {
+        self.fact_grounding = floor;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let ns = &self.namespace;
         if ns.is_empty()
@@ -134,6 +147,13 @@ impl MemoryConfig {
         }
         if self.future_tolerance_secs < 0 {
             return Err(invalid("future tolerance must be ≥ 0 seconds"));
+        }
+        if let Some(f) = self.fact_grounding
+            && !(-1.0..=1.0).contains(&f)
+        {
+            return Err(invalid(format!(
+                "fact-grounding similarity {f} must be in [-1, 1]"
+            )));
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 mod api;
 mod common;
+mod grounding;
 mod memeval;
 mod memeval_harness;
 mod props;

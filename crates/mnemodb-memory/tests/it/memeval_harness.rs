@@ -10,7 +10,7 @@ use mnemodb::{Database, Options};
 use mnemodb_memory::grouping::{DuplicateRule, components};
 use mnemodb_memory::{
     AccessTracking, ConsolidateOptions, FactInput, ManualClock, MemoryConfig, MemoryKind,
-    MemoryStatus, MemoryStore, NewMemory, RecallRequest, Scope, Scorer, Timestamp,
+    MemoryStatus, MemoryStore, NewMemory, QueryInput, RecallRequest, Scope, Scorer, Timestamp,
 };
 use serde_json::Value as Json;
 
@@ -200,6 +200,8 @@ pub struct Pipeline {
     pub consolidate: bool,
     /// Record facts (closing the memories whose facts were superseded).
     pub facts: bool,
+    /// Fact-grounded recall (queries carry their text; the store's default floor).
+    pub grounding: bool,
     pub k: usize,
 }
 
@@ -210,6 +212,7 @@ impl Pipeline {
             scorer,
             consolidate: true,
             facts: true,
+            grounding: true,
             k: 5,
         }
     }
@@ -235,9 +238,12 @@ pub fn replay(data: &Dataset, p: &Pipeline) -> Replay {
         .unwrap();
     let db = Database::open(dir.path(), Options::default().background(false)).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp::EPOCH));
-    let cfg = MemoryConfig::new(384)
+    let mut cfg = MemoryConfig::new(384)
         .scorer(p.scorer)
         .access(AccessTracking::Immediate);
+    if !p.grounding {
+        cfg = cfg.fact_grounding(None);
+    }
     let store = MemoryStore::open(&db, cfg)
         .unwrap()
         .with_clock(clock.clone());
@@ -296,7 +302,17 @@ pub fn replay(data: &Dataset, p: &Pipeline) -> Replay {
                         .unwrap();
                 }
                 let hits = store
-                    .recall(&RecallRequest::new(scope, q.vector.clone()).k(p.k).at(q.at))
+                    .recall(
+                        &RecallRequest::new(
+                            scope,
+                            QueryInput::Both {
+                                text: q.text.clone(),
+                                vector: q.vector.clone(),
+                            },
+                        )
+                        .k(p.k)
+                        .at(q.at),
+                    )
                     .unwrap()
                     .hits;
                 if std::env::var("MEMEVAL_DEBUG").is_ok_and(|d| d == q.id) {
@@ -625,6 +641,11 @@ pub fn pipelines() -> Vec<Pipeline> {
             "DEFAULT (sim^1.5 x imp x 0.99^(days(1-imp)^2); episodes 0.95^days)",
             Scorer::default(),
         ),
+        {
+            let mut p = Pipeline::new("default without fact grounding", Scorer::default());
+            p.grounding = false;
+            p
+        },
         Pipeline::new(
             "no episodic split: sim x imp x 0.98^(days(1-imp)^2)",
             Scorer::new(ScoringModel::Multiplicative {
