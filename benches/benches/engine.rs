@@ -235,7 +235,7 @@ fn ingest_query_filter(data: &Dataset, filters: bool, report: &mut String) {
     let n = data.base.len();
     let seal = (n / 3).max(1000);
     let db = Database::open(dir.path(), options(seal)).unwrap();
-    db.create_collection(config(data.base.dim, HnswParams::default()))
+    db.create_collection(config(data.base.dim, IndexKind::engine_hnsw()))
         .unwrap();
     let (rate, until_indexed) = ingest(&db, &data.base, 0);
     let c = db.collection("bench").unwrap();
@@ -349,7 +349,7 @@ fn churn(data: &Dataset, report: &mut String) {
     let fresh_dir = bench_dir();
     let fresh = Database::open(fresh_dir.path(), options(n / 3)).unwrap();
     fresh
-        .create_collection(config(data.base.dim, HnswParams::default()))
+        .create_collection(config(data.base.dim, IndexKind::engine_hnsw()))
         .unwrap();
     ingest(&fresh, &data.base, 0);
     fresh.checkpoint().unwrap();
@@ -374,7 +374,7 @@ fn churn(data: &Dataset, report: &mut String) {
             .compact_small_rows(0),
     )
     .unwrap();
-    db.create_collection(config(data.base.dim, HnswParams::default()))
+    db.create_collection(config(data.base.dim, IndexKind::engine_hnsw()))
         .unwrap();
     ingest(&db, &data.base, 0);
     let c = db.collection("bench").unwrap();
@@ -436,7 +436,7 @@ fn ingest_query_only(data: &Dataset, report: &mut String) {
     let dir = bench_dir();
     let n = data.base.len();
     let db = Database::open(dir.path(), options(n / 2)).unwrap();
-    db.create_collection(config(data.base.dim, HnswParams::default()))
+    db.create_collection(config(data.base.dim, IndexKind::engine_hnsw()))
         .unwrap();
     let (rate, until) = ingest(&db, &data.base, 0);
     let queries = query_rows(data, 200);
@@ -503,7 +503,7 @@ fn million(n: usize, report: &mut String) {
     let data = synthetic_mixture(n, 96);
     let params = HnswParams {
         ef_construction: 100,
-        ..Default::default()
+        ..IndexKind::engine_hnsw()
     };
     {
         let db = Database::open(&dir_path, options(100_000)).unwrap();

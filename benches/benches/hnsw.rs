@@ -445,9 +445,14 @@ fn run_dataset(data: &str, base: &Vectors, sets: &[QuerySet], full: bool, csv: &
     let dir = scratch_dir();
     let seg = write_segment(dir.path(), "seg-1.vec", base, Metric::Cosine);
     println!("\n=== {data}: {} × {} ===", seg.len(), seg.dim());
-    let params = HnswParams::with_m(16);
+    // The engine's configuration (SQ8 codes); the same graph without them is the index
+    // crate's default (`sq8: false`).
+    let params = HnswParams {
+        sq8: true,
+        ..HnswParams::with_m(16)
+    };
     let (index, secs) = build(&seg, params, 2);
-    memory_and_build(data, "default", &index, &seg, secs, csv);
+    memory_and_build(data, "sq8 codes", &index, &seg, secs, csv);
     let plain = index.clone().with_sq8(false);
     memory_and_build(data, "sq8 off (same graph)", &plain, &seg, secs, csv);
     open_times(data, &index, &seg, dir.path(), csv);
@@ -830,12 +835,16 @@ fn duel(dir: &Path) {
             HnswIndex::open(&StdFs, path, &seg).unwrap()
         }
     };
-    let index = cached(&idx_path, HnswParams::with_m(16));
+    let sq8 = HnswParams {
+        sq8: true,
+        ..HnswParams::with_m(16)
+    };
+    let index = cached(&idx_path, sq8);
     // Optional second graph for an A/B of a build option (MNEMODB_HNSW_DUEL_KEEP_PRUNED_OFF).
     let alt = std::env::var_os("MNEMODB_HNSW_DUEL_KEEP_PRUNED_OFF").map(|_| {
         let p = HnswParams {
             keep_pruned: false,
-            ..HnswParams::with_m(16)
+            ..sq8
         };
         cached(&work.join("seg-1-keep-pruned-off.hnsw"), p)
     });
@@ -869,9 +878,9 @@ fn duel(dir: &Path) {
     if let Some(a) = env("MNEMODB_HNSW_PF_AHEAD_SQ8") {
         tuning.prefetch_ahead_sq8 = a;
     }
-    // The default (SQ8 walk + f32 re-rank) and, on a graph built without codes
-    // (`sq8: false`: the memory-lean configuration), the walk on f32 rows with partial
-    // distances and with whole rows.
+    // The SQ8 walk + f32 re-rank (the engine's configuration) and, on a graph built
+    // without codes (`sq8: false`: the index crate's default, memory-lean), the walk on
+    // f32 rows with partial distances and with whole rows.
     let index = index.with_sq8(true);
     let lean = (std::env::var_os("MNEMODB_HNSW_DUEL_NO_F32").is_none()).then(|| {
         let p = HnswParams {
@@ -1089,13 +1098,17 @@ fn duel(dir: &Path) {
             .join(", ")
     };
     for _ in 0..builds {
-        let (built, secs) = build(&seg, HnswParams::with_m(16), 2);
+        let sq8 = HnswParams {
+            sq8: true,
+            ..HnswParams::with_m(16)
+        };
+        let (built, secs) = build(&seg, sq8, 2);
         println!("ours (SQ8 build) {secs:.1} s; recall {}", recall_of(&built));
         ours.push(secs);
         if std::env::var_os("MNEMODB_HNSW_DUEL_BUILD_FILL").is_some() {
             let p = HnswParams {
                 keep_pruned_on_overflow: true,
-                ..HnswParams::with_m(16)
+                ..sq8
             };
             let (built, secs) = build(&seg, p, 2);
             println!(

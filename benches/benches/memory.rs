@@ -162,7 +162,7 @@ fn open_sized(dir: &std::path::Path, access: AccessTracking, n: usize) -> (Datab
     ) {
         config = config.index(mnemodb::IndexKind::Hnsw(mnemodb_ann::hnsw::HnswParams {
             ef_construction: ef,
-            ..Default::default()
+            ..mnemodb::IndexKind::engine_hnsw()
         }));
     }
     let store = MemoryStore::open(&db, config)

@@ -111,6 +111,7 @@ pub fn create(a: CreateArgs, format: Format) -> Result<()> {
             let hnsw = HnswParams {
                 ef_construction: a.ef_construction,
                 ef_search: a.ef_search,
+                sq8: true,
                 ..HnswParams::with_m(a.m)
             };
             Some(collection_config(

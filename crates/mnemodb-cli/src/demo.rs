@@ -261,6 +261,7 @@ pub fn run(a: DemoArgs, format: Format) -> Result<()> {
     let db = Database::open(&dir, crate::db::cli_options().seal_rows(seal))?;
     let hnsw = HnswParams {
         ef_construction: 100,
+        sq8: true,
         ..HnswParams::with_m(16)
     };
     let config = collection_config(

@@ -164,6 +164,7 @@ fn target(db: &mnemodb::Database, a: &ImportArgs, file_dim: Option<usize>) -> Re
     })?;
     let hnsw = HnswParams {
         ef_construction: a.ef_construction,
+        sq8: true,
         ..HnswParams::with_m(a.m)
     };
     let config = collection_config(

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use mnemodb::{
-    CollectionConfig, Database, Error, ExternalId, Filter, IndexKind, Metric, Options, Query,
-    Record, Value, WriteBatch,
+    CollectionConfig, Database, Error, ExternalId, Filter, HnswParams, IndexKind, Metric, Options,
+    Query, Record, Value, WriteBatch,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -539,6 +539,79 @@ fn flat_collections_and_cosine_scores() {
             .iter()
             .all(|s| s.index_bytes == 0)
     );
+}
+
+/// The engine's default index stores SQ8 codes; a collection created without them
+/// (`sq8: false`) keeps its choice across reopen, sealing and compaction: its index files
+/// stay `dim` bytes per row smaller, and its searches agree.
+#[test]
+fn the_sq8_choice_is_persisted() {
+    let dim = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let lean = HnswParams {
+        sq8: false,
+        ..IndexKind::engine_hnsw()
+    };
+    assert!(matches!(IndexKind::default(), IndexKind::Hnsw(p) if p.sq8));
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let rows: Vec<Vec<f32>> = (0..1200).map(|_| vector(&mut rng, dim)).collect();
+    let fill = |db: &Database, range: std::ops::Range<usize>| {
+        for name in ["codes", "lean"] {
+            let c = db.collection(name).unwrap();
+            c.upsert(
+                range
+                    .clone()
+                    .map(|i| Record::new(i as u64, rows[i].clone()))
+                    .collect(),
+            )
+            .unwrap();
+        }
+        db.checkpoint().unwrap();
+    };
+    // Per collection: (index bytes, rows) summed over its indexed segments.
+    let sizes = |db: &Database| -> BTreeMap<String, (u64, u64)> {
+        db.stats()
+            .collections
+            .iter()
+            .map(|(name, st)| {
+                let idx = st.segments.iter().filter(|s| s.index_bytes > 0);
+                let bytes = idx.clone().map(|s| s.index_bytes).sum();
+                (name.clone(), (bytes, idx.map(|s| s.rows as u64).sum()))
+            })
+            .collect()
+    };
+    let check = |db: &Database| {
+        let infos = db.collections();
+        let sq8_of = |n: &str| match infos.iter().find(|i| i.name == n).unwrap().index {
+            IndexKind::Hnsw(p) => p.sq8,
+            IndexKind::Flat => panic!("{n}: flat"),
+        };
+        assert!(sq8_of("codes") && !sq8_of("lean"));
+        let s = sizes(db);
+        let ((codes, rows_c), (plain, rows_l)) = (s["codes"], s["lean"]);
+        assert!(rows_c > 0 && rows_c == rows_l, "{s:?}");
+        assert!(codes >= plain + rows_c * dim as u64, "{s:?}");
+        let q = Query::new(rows[7].clone(), 5);
+        let top = |n: &str| ids(&db.collection(n).unwrap().search(&q).unwrap());
+        assert_eq!(top("codes")[0], 7);
+        assert_eq!(top("lean")[0], 7);
+    };
+    {
+        let db = Database::open(dir.path(), inline()).unwrap();
+        db.create_collection(CollectionConfig::new("codes", dim, Metric::Cosine))
+            .unwrap();
+        db.create_collection(
+            CollectionConfig::new("lean", dim, Metric::Cosine).index(IndexKind::Hnsw(lean)),
+        )
+        .unwrap();
+        fill(&db, 0..600);
+        check(&db);
+    }
+    let db = Database::open(dir.path(), inline()).unwrap();
+    check(&db);
+    fill(&db, 600..1200);
+    db.compact().unwrap();
+    check(&db);
 }
 
 #[test]

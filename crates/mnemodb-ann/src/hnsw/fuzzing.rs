@@ -27,11 +27,13 @@ pub fn fixture_segment() -> &'static SegmentReader {
     })
 }
 
-/// A valid index file of the fixture (deterministic), for seeding the corpus.
+/// A valid index file of the fixture (deterministic, with its optional SQ8 section so that
+/// every section is exercised), for seeding the corpus.
 pub fn fixture_index_bytes(m: usize) -> Vec<u8> {
     let seg = fixture_segment();
     let mut params = HnswParams::with_m(m);
     params.ef_construction = 16;
+    params.sq8 = true;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
     let (Ok(builder), Ok(pool)) = (HnswBuilder::new(seg.metric(), params), pool) else {
         return Vec::new();

@@ -14,12 +14,13 @@
 //!   node; below [`exact_scan_fraction`] of allowed rows the allowed rows are scanned
 //!   exactly) and tombstones.
 //!
-//! - SQ8 traversal ([`HnswParams::sq8`], on by default): the graph also keeps an 8-bit
+//! - SQ8 traversal ([`HnswParams::sq8`], off by default, on in the engine): the graph also
+//!   keeps an 8-bit
 //!   per-dimension code of every vector (`dim` bytes, stored in the index file); searches
 //!   walk on the codes, whose working set stays in cache, and re-rank the `ef` candidates
 //!   they end with on the exact f32 rows. Building searches for neighbours on codes too and
 //!   selects them on exact distances.
-//! - Partial distances (graphs without codes, rows of ≥ 128 dimensions): a walk on f32
+//! - Partial distances (graphs without codes, the default; rows of ≥ 128 dimensions): a walk on f32
 //!   rows reads the first 5/12 of each unvisited neighbour's row, estimates its distance,
 //!   and reads the rest only when the estimate comes within a margin of the `ef`-th result
 //!   (2 × the estimate's RMS error, measured once per graph on its own edges). Results

@@ -3,9 +3,10 @@ use crate::error::{Error, Result};
 
 /// Default `ef_search`, tuned on the out-of-distribution queries.
 ///
-/// On the shared wordnet-minilm-50k set (M = 16, ef_construction = 200, SQ8 walk) recall@10
+/// On the shared wordnet-minilm-50k set (M = 16, ef_construction = 200) recall@10
 /// is 0.966 at ef 96 on `ood_query.fvecs` (questions against definitions) and 0.992 on
-/// `query.fvecs`; ef 64 would give only 0.940 on the former. In-distribution queries reach
+/// `query.fvecs`, walking on the f32 rows or on SQ8 codes alike; ef 64 would give only
+/// 0.939–0.940 on the former. In-distribution queries reach
 /// 0.95 at ef 32, so latency-sensitive callers that know their queries pass their own
 /// (`docs/bench/hnsw-duel-*.csv`).
 pub const DEFAULT_EF_SEARCH: usize = 96;
@@ -62,10 +63,12 @@ pub struct HnswParams {
     pub rebuild_fraction: f64,
     /// Also store 8-bit codes of the vectors (SQ8, `dim` bytes per node, trained on the
     /// indexed rows): searches walk the graph on the codes and re-rank the `ef` candidates
-    /// they end with on the exact f32 rows. On by default (the fastest walk). Off, the
-    /// index adds only its links to the raw vectors (the memory-lean configuration) and
-    /// walks on the f32 rows with partial distances (rows of ≥ 128 dimensions: the head
-    /// of each neighbour's row first, the tail only when it may qualify).
+    /// they end with on the exact f32 rows. Off by default: the index adds only its links
+    /// to the raw vectors (within raw vectors + 1.2 × level-0 links) and walks on the f32
+    /// rows with partial distances (rows of ≥ 128 dimensions: the head of each
+    /// neighbour's row first, the tail only when it may qualify). On, the walk is
+    /// ≈ 1.2–1.4× faster for `dim` more bytes per vector; the engine turns it on
+    /// (`mnemodb::IndexKind::engine_hnsw`), as its filtered exact scans use the codes too.
     pub sq8: bool,
 }
 
@@ -90,7 +93,7 @@ impl HnswParams {
             keep_pruned: true,
             keep_pruned_on_overflow: false,
             rebuild_fraction: DEFAULT_REBUILD_FRACTION,
-            sq8: true,
+            sq8: false,
         }
     }
 

@@ -67,6 +67,14 @@ fn params(m: usize, efc: usize) -> HnswParams {
     p
 }
 
+/// [`params`] with SQ8 codes stored (the engine's configuration).
+fn sq8_params(m: usize, efc: usize) -> HnswParams {
+    HnswParams {
+        sq8: true,
+        ..params(m, efc)
+    }
+}
+
 /// Every node reachable on level 0 from the entry point; degree ≤ bound; no self links;
 /// ids in range; upper links only to nodes of that level.
 pub fn check_invariants(g: &HnswGraph, skip: &RoaringBitmap) {
@@ -481,7 +489,7 @@ fn sq8_traversal_keeps_recall_and_every_build_mode_agrees() {
             recall_at_k(&rows_of(&hits), &truth, 10).unwrap()
         };
         for quantized_build in [true, false] {
-            let graph = HnswBuilder::new(metric, params(16, 100))
+            let graph = HnswBuilder::new(metric, sq8_params(16, 100))
                 .unwrap()
                 .quantized_build(quantized_build)
                 .build(&pool(2), rows)
@@ -525,7 +533,7 @@ fn sq8_section_round_trips_and_files_without_it_still_open() {
     let (base, queries) = data(2000, 50, 24, 12);
     let fs = MemFs::new();
     let seg = segment(&fs, Path::new("/db/seg-3.vec"), &base, Metric::Cosine, 3);
-    let built = HnswIndex::build(&pool(2), &seg, params(12, 80)).unwrap();
+    let built = HnswIndex::build(&pool(2), &seg, sq8_params(12, 80)).unwrap();
     assert!(built.graph().has_sq8());
     built.write(&fs, Path::new("/db/seg-3.hnsw")).unwrap();
     let opened = HnswIndex::open(&fs, Path::new("/db/seg-3.hnsw"), &seg).unwrap();

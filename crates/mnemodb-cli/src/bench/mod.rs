@@ -269,6 +269,7 @@ pub fn run(a: BenchArgs, format: Format) -> Result<()> {
     let seg = write_segment(&scratch.path().join("base.vec"), &base, a.metric)?;
     let hnsw = HnswParams {
         ef_construction: a.ef_construction,
+        sq8: true,
         ..HnswParams::with_m(a.m)
     };
     let nlist = a
