@@ -239,6 +239,37 @@ pub fn decode_document(bytes: &[u8]) -> Result<Document> {
 
 /// Read one encoded document at the decoder's position.
 pub(crate) fn read_document(d: &mut Decoder<'_>) -> mnemodb_format::Result<Document> {
+    read_document_keeping(d, Keep::All)
+}
+
+/// Read one encoded document at the decoder's position, building only its top-level
+/// fields named in `fields` (the others are parsed and skipped, never allocated).
+pub(crate) fn read_document_fields(
+    d: &mut Decoder<'_>,
+    fields: &[String],
+) -> mnemodb_format::Result<Document> {
+    read_document_keeping(d, Keep::Only(fields))
+}
+
+/// Which entries of a map to build.
+#[derive(Clone, Copy)]
+enum Keep<'a> {
+    All,
+    Only(&'a [String]),
+    Nothing,
+}
+
+impl Keep<'_> {
+    fn field(self, key: &str) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Only(fields) => fields.iter().any(|f| f == key),
+            Keep::Nothing => false,
+        }
+    }
+}
+
+fn read_document_keeping(d: &mut Decoder<'_>, keep: Keep<'_>) -> mnemodb_format::Result<Document> {
     let start = d.offset();
     let version = d.u8("document version")?;
     if version != DOCUMENT_VERSION {
@@ -247,7 +278,7 @@ pub(crate) fn read_document(d: &mut Decoder<'_>) -> mnemodb_format::Result<Docum
             format!("unsupported document version {version} (this build reads {DOCUMENT_VERSION})"),
         ));
     }
-    let doc = read_map(d, 0)?;
+    let doc = read_map(d, 0, keep)?;
     let size = d.offset() - start;
     if size > MAX_DOCUMENT_BYTES as u64 {
         return Err(d.error_at(
@@ -258,44 +289,64 @@ pub(crate) fn read_document(d: &mut Decoder<'_>) -> mnemodb_format::Result<Docum
     Ok(doc)
 }
 
-fn read_map(d: &mut Decoder<'_>, depth: usize) -> mnemodb_format::Result<BTreeMap<String, Value>> {
+fn read_map(
+    d: &mut Decoder<'_>,
+    depth: usize,
+    keep: Keep<'_>,
+) -> mnemodb_format::Result<BTreeMap<String, Value>> {
     // Each entry is at least a 4-byte key length and a 1-byte tag.
     let n = d.count(5, "field count")?;
     let mut map = BTreeMap::new();
-    let mut prev: Option<String> = None;
+    let mut prev: Option<&str> = None;
     for _ in 0..n {
         let at = d.offset();
         let key = d.str("field name")?;
-        if let Some(p) = &prev
-            && p.as_str() >= key
+        if let Some(p) = prev
+            && p >= key
         {
             return Err(d.error_at(
                 at,
                 format!("field `{key}` is not after `{p}`: keys must be unique and ascending"),
             ));
         }
-        let value = read_value(d, depth)?;
-        map.insert(key.to_string(), value);
-        prev = Some(key.to_string());
+        let build = keep.field(key);
+        if let Some(value) = read_value(d, depth, build)? {
+            map.insert(key.to_string(), value);
+        }
+        prev = Some(key);
     }
     Ok(map)
 }
 
-fn read_value(d: &mut Decoder<'_>, depth: usize) -> mnemodb_format::Result<Value> {
+/// One value; `None` when `build` is false (parsed and checked, not allocated).
+fn read_value(
+    d: &mut Decoder<'_>,
+    depth: usize,
+    build: bool,
+) -> mnemodb_format::Result<Option<Value>> {
     let at = d.offset();
-    Ok(match d.u8("value tag")? {
+    let value = match d.u8("value tag")? {
         TAG_NULL => Value::Null,
         TAG_FALSE => Value::Bool(false),
         TAG_TRUE => Value::Bool(true),
         TAG_INT => Value::Int(d.i64("int value")?),
         TAG_FLOAT => Value::Float(d.f64("float value")?),
-        TAG_STRING => Value::String(d.str("string value")?.to_string()),
+        TAG_STRING => {
+            let s = d.str("string value")?;
+            if !build {
+                return Ok(None);
+            }
+            Value::String(s.to_string())
+        }
         TAG_TIMESTAMP => Value::Timestamp(d.i64("timestamp value")?),
         TAG_LIST => {
             let n = d.count(4, "list length")?;
-            let mut items = Vec::with_capacity(n);
+            let mut items = Vec::with_capacity(if build { n } else { 0 });
             for _ in 0..n {
-                items.push(d.str("list item")?.to_string());
+                let item = d.str("list item")?;
+                if build {
+                    items.push(item.to_string());
+                }
             }
             Value::List(items)
         }
@@ -306,10 +357,12 @@ fn read_value(d: &mut Decoder<'_>, depth: usize) -> mnemodb_format::Result<Value
                     format!("maps nested deeper than {MAX_NESTING_DEPTH} levels"),
                 ));
             }
-            Value::Map(read_map(d, depth + 1)?)
+            let inner = if build { Keep::All } else { Keep::Nothing };
+            Value::Map(read_map(d, depth + 1, inner)?)
         }
         t => return Err(d.error_at(at, format!("unknown value tag {t}"))),
-    })
+    };
+    Ok(build.then_some(value))
 }
 
 #[cfg(test)]
@@ -330,6 +383,30 @@ mod tests {
             ("tags".to_string(), Value::List(vec!["a".into(), "".into()])),
             ("meta".to_string(), Value::Map(inner)),
         ])
+    }
+
+    /// Reading some fields skips the others (nested maps and lists too) and gives what
+    /// projecting the whole decoded document gives; damage in a skipped value still fails.
+    #[test]
+    fn field_projection_equals_projecting_the_whole_document() {
+        let doc = sample();
+        let bytes = encode_document(&doc).unwrap();
+        for fields in [
+            vec![],
+            vec!["importance", "at"],
+            vec!["meta", "tags", "missing"],
+            vec!["user", "ok", "no", "count"],
+        ] {
+            let fields: Vec<String> = fields.into_iter().map(String::from).collect();
+            let mut d = Decoder::new(&bytes, 0, Path::new("d"));
+            let got = read_document_fields(&mut d, &fields).unwrap();
+            d.finish("document").unwrap();
+            assert_eq!(got, crate::value::project(&doc, &fields), "{fields:?}");
+        }
+        let mut cut = bytes.clone();
+        cut.truncate(bytes.len() - 3);
+        let mut d = Decoder::new(&cut, 0, Path::new("d"));
+        assert!(read_document_fields(&mut d, &[]).is_err());
     }
 
     #[test]

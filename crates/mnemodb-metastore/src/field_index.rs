@@ -260,48 +260,27 @@ impl FieldIndexData {
 
     /// The answer to a [`RangePlan`] from this index.
     pub(crate) fn range_plan(&self, plan: &RangePlan, next_id: u32) -> RoaringBitmap {
-        let (start, end, class_first, class_last, class_ids) = match plan {
-            RangePlan::Empty => return RoaringBitmap::new(),
-            RangePlan::All => {
-                let mut out = self.numbers.to_roaring();
-                self.timestamps.or_into(&mut out);
-                return out;
+        let RangePlan::Walk {
+            start,
+            end,
+            class_first,
+            class_last,
+            timestamps,
+        } = plan
+        else {
+            if matches!(plan, RangePlan::Empty) {
+                return RoaringBitmap::new();
             }
-            RangePlan::Walk {
-                start,
-                end,
-                class_first,
-                class_last,
-                timestamps,
-            } => (
-                *start,
-                *end,
-                *class_first,
-                *class_last,
-                if *timestamps {
-                    &self.timestamps
-                } else {
-                    &self.numbers
-                },
-            ),
+            let mut out = self.numbers.to_roaring();
+            self.timestamps.or_into(&mut out);
+            return out;
         };
-        // The complement within the class: below `start` and above `end`.
-        let below_end = match start {
-            Bound::Included(s) => Bound::Excluded(s),
-            Bound::Excluded(s) => Bound::Included(s),
-            Bound::Unbounded => Bound::Unbounded,
+        let class_ids = if *timestamps {
+            &self.timestamps
+        } else {
+            &self.numbers
         };
-        let above_start = match end {
-            Bound::Included(e) => Bound::Excluded(e),
-            Bound::Excluded(e) => Bound::Included(e),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let mut inside = self.range.range((start, end)).map(|(_, id)| *id);
-        let mut outside = self
-            .range
-            .range((Bound::Included(class_first), below_end))
-            .chain(self.range.range((above_start, Bound::Included(class_last))))
-            .map(|(_, id)| *id);
+        let (mut inside, mut outside) = self.range_walk(start, end, class_first, class_last);
         let (mut ins, mut outs) = (Vec::new(), Vec::new());
         loop {
             match inside.next() {
@@ -317,6 +296,59 @@ impl FieldIndexData {
                 }
             }
         }
+    }
+
+    /// How many entries [`Self::range_plan`] would walk (the smaller of the answer and its
+    /// complement within the value class), counting at most `cap`: for planning.
+    pub(crate) fn range_work(&self, plan: &RangePlan, cap: u64) -> u64 {
+        let RangePlan::Walk {
+            start,
+            end,
+            class_first,
+            class_last,
+            ..
+        } = plan
+        else {
+            return 0;
+        };
+        let (mut inside, mut outside) = self.range_walk(start, end, class_first, class_last);
+        let mut n = 0;
+        while n < cap && inside.next().is_some() && outside.next().is_some() {
+            n += 1;
+        }
+        n
+    }
+
+    /// The ids of a range's answer and of its complement within the value class
+    /// (`class_first..=class_last`), each in value order.
+    fn range_walk<'a>(
+        &'a self,
+        start: &'a Bound<RangeEntry>,
+        end: &'a Bound<RangeEntry>,
+        class_first: &'a RangeEntry,
+        class_last: &'a RangeEntry,
+    ) -> (
+        impl Iterator<Item = u32> + 'a,
+        impl Iterator<Item = u32> + 'a,
+    ) {
+        // The complement: below `start` and above `end`.
+        let below_start = match start {
+            Bound::Included(s) => Bound::Excluded(*s),
+            Bound::Excluded(s) => Bound::Included(*s),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let above_end = match end {
+            Bound::Included(e) => Bound::Excluded(*e),
+            Bound::Excluded(e) => Bound::Included(*e),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let inside = self.range.range((*start, *end)).map(|(_, id)| *id);
+        let outside = self
+            .range
+            .range((Bound::Included(*class_first), below_start))
+            .chain(self.range.range((above_end, Bound::Included(*class_last))))
+            .map(|(_, id)| *id);
+        (inside, outside)
     }
 
     /// The documents holding an orderable value of either class (for `Range` with two

@@ -55,7 +55,11 @@ pub fn checkpoint_decode(data: &[u8]) {
         assert_eq!(state.len(), info.document_count);
         assert_eq!(state.lsn(), info.lsn);
         let verified = state.verify().is_ok();
+        let fields = ["n".to_string(), "x".to_string()];
         for i in 0..state.next_internal_id().min(4096) {
+            // Projections first: they read the mapped bytes, not the decoded cache.
+            let _ = state.external_id_of(i);
+            let _ = state.project_internal(i, &fields);
             let _ = state.get_by_internal(i);
         }
         let _ = state.scan().take(4096).count();
@@ -64,6 +68,8 @@ pub fn checkpoint_decode(data: &[u8]) {
             "n >= 0 and n < 3",
             "not exists(k)",
             "x = 1",
+            // A small keyword answer, then a range: probed or answered by the index.
+            "k = \"a\" and n > 0",
         ] {
             let _ = state.filter(&Filter::parse(text).expect("static filter"));
         }

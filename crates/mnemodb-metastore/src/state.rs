@@ -198,6 +198,42 @@ impl MetaState {
         self.record(internal).map(|r| &r.external)
     }
 
+    /// The external id of internal id `internal`, when live, without decoding its document
+    /// when that lives in the checkpoint and was not read before (a search maps every
+    /// candidate).
+    pub fn external_id_of(&self, internal: u32) -> Option<ExternalId> {
+        match self.base_only(internal) {
+            Some(base) => base.external_id(internal),
+            None => self.record(internal).map(|r| r.external.clone()),
+        }
+    }
+
+    /// The external id of `internal` and the fields `fields` of its document, when live.
+    /// A checkpoint document not read before is projected from the mapped bytes, building
+    /// only those fields and caching nothing: a search returning a few fields of many
+    /// documents neither decodes nor keeps the rest.
+    pub fn project_internal(
+        &self,
+        internal: u32,
+        fields: &[String],
+    ) -> Option<(ExternalId, Document)> {
+        match self.base_only(internal) {
+            Some(base) => base.project(internal, fields),
+            None => self
+                .record(internal)
+                .map(|r| (r.external.clone(), crate::value::project(&r.doc, fields))),
+        }
+    }
+
+    /// The checkpoint, when `internal`'s record is the checkpoint's (not replaced since).
+    fn base_only(&self, internal: u32) -> Option<&Base> {
+        if internal < self.base_next() && !self.changed.contains_key(&internal) {
+            self.base.as_deref()
+        } else {
+            None
+        }
+    }
+
     /// The record of `internal`; a checkpoint record that does not decode reads as absent
     /// (see [`try_record`](Self::try_record) and [`verify`](Self::verify)).
     pub(crate) fn record(&self, internal: u32) -> Option<&Record> {
@@ -1109,7 +1145,7 @@ mod in_place_tests {
         ]
     }
 
-    const FILTERS: [&str; 12] = [
+    const FILTERS: [&str; 14] = [
         "k = \"s1\"",
         "k in [\"s0\", 2, null] or n > 1",
         "n >= -1 and n < 2.5",
@@ -1122,15 +1158,31 @@ mod in_place_tests {
         "k != 3",
         "*",
         "n = 0",
+        // A keyword, then ranges: probed or answered from the range index by cost.
+        "k = \"s1\" and n >= 1",
+        "k in [\"s0\", \"s2\"] and n < 0 and both > -1",
     ];
 
     fn check(got: &MetaState, want: &MetaState) {
         assert_eq!(dump(got), dump(want));
         assert_eq!(got.len(), want.len());
         assert_eq!(got.next_internal_id(), want.next_internal_id());
+        // Projections read before and after the full records are decoded and cached.
+        // (Compared encoded: NaN values are not equal to themselves.)
+        let fields: Vec<String> = ["k", "tags", "other", "absent"].map(String::from).into();
+        let encoded = |p: Option<(ExternalId, Document)>| {
+            p.map(|(e, d)| (e, encode_document(&d).unwrap_or_default()))
+        };
         for i in 0..want.next_internal_id() + 1 {
+            let projected = encoded(
+                want.get_by_internal(i)
+                    .map(|(e, d)| (e.clone(), crate::value::project(d, &fields))),
+            );
+            assert_eq!(got.external_id_of(i).as_ref(), want.external_of(i));
+            assert_eq!(encoded(got.project_internal(i, &fields)), projected);
             assert_eq!(got.is_live(i), want.is_live(i));
             assert_eq!(got.external_of(i), want.external_of(i));
+            assert_eq!(encoded(got.project_internal(i, &fields)), projected);
         }
         let from = want.next_internal_id() / 2;
         let a: Vec<_> = got

@@ -8,6 +8,15 @@ use crate::timestamp;
 /// A document: field name → value, ordered by name (the encoding is canonical because of it).
 pub type Document = BTreeMap<String, Value>;
 
+/// The top-level fields of `doc` named in `fields` (absent ones left out).
+pub(crate) fn project(doc: &Document, fields: &[String]) -> Document {
+    fields
+        .iter()
+        .filter_map(|f| doc.get_key_value(f.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// One metadata value.
 ///
 /// | variant     | holds                                      | filter semantics                                    |

@@ -276,8 +276,8 @@ fn search_with(
         .filter_map(|h| {
             let internal = h.id as u32;
             cs.meta
-                .external_of(internal)
-                .map(|e| (e.clone(), h.distance, internal))
+                .external_id_of(internal)
+                .map(|e| (e, h.distance, internal))
         })
         .collect();
     hits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
@@ -288,16 +288,10 @@ fn search_with(
         .map(|(id, distance, internal)| SearchHit {
             score: cs.config.metric.similarity(distance),
             metadata: if query.include_metadata {
-                cs.meta
-                    .get_by_internal(internal)
-                    .map(|(_, d)| match &query.fields {
-                        None => d.clone(),
-                        Some(fields) => fields
-                            .iter()
-                            .filter_map(|f| d.get_key_value(f.as_str()))
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    })
+                match &query.fields {
+                    None => cs.meta.get_by_internal(internal).map(|(_, d)| d.clone()),
+                    Some(fields) => cs.meta.project_internal(internal, fields).map(|(_, d)| d),
+                }
             } else {
                 None
             },
