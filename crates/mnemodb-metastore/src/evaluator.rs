@@ -12,7 +12,10 @@
 //!   then the rest) and, once the candidate set is small (≤ 1/16 of the live documents or
 //!   ≤ 4,096), checks the remaining operands on the candidates' documents instead of
 //!   materialising them: `user = "u1" and created_at >= ...` costs one bitmap plus a probe
-//!   per document of that user.
+//!   per document of that user. A range whose index answer reads fewer entries (the
+//!   smaller of the answer and its complement, counted by binary search) than probing
+//!   would decode documents is still answered from the index: `valid_to > now` when few
+//!   records are closed.
 //!
 //! A state opened from a checkpoint in place has two parts (`MetaState`): every index
 //! answer is `(checkpoint answer − ids the overlay replaced or deleted) ∪ overlay answer`.
