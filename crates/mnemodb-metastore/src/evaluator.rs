@@ -300,11 +300,15 @@ impl Eval<'_> {
         }
         let plan = plan_range(&lower, &upper);
         let budget = candidates.saturating_mul(RANGE_ENTRIES_PER_PROBE);
-        let base = idx.base.map_or(0, |(b, f)| {
-            b.range_work(f, &plan)
-                + (f.numbers.len() + f.timestamps.len()) / ROWS_PER_ENTRY_OF_BITMAP_WORK
-        });
-        base <= budget && base + idx.ov.range_work(&plan, budget - base) < budget
+        // Bitmap work: a complement copies the value class's bitmap (checkpoint and overlay).
+        let rows = idx.ov.numbers.len()
+            + idx.ov.timestamps.len()
+            + idx
+                .base
+                .map_or(0, |(_, f)| f.numbers.len() + f.timestamps.len());
+        let fixed = rows / ROWS_PER_ENTRY_OF_BITMAP_WORK
+            + idx.base.map_or(0, |(b, f)| b.range_work(f, &plan));
+        fixed <= budget && fixed + idx.ov.range_work(&plan, budget - fixed) < budget
     }
 
     /// The ids among `ids` whose document matches `f`.
