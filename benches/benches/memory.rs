@@ -278,16 +278,12 @@ fn recall(n: usize, scopes: usize, queries: usize) {
         ab(&store, &c, &qs, scopes, queries, &var);
         return;
     }
-    let check = scopes == 1 || n <= 100_000;
     // The brute-force answers first: their scans of every vector would evict the caches
-    // between timed recalls.
-    let wants: Vec<Vec<String>> = if check {
-        (0..queries.min(100))
-            .map(|qi| brute(&c, &scorer, qi % scopes, qs.row(qi), now))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    // between timed recalls. Each costs a pass over the scope ids plus a dot product per
+    // memory of the scope.
+    let wants: Vec<Vec<String>> = (0..queries.min(100))
+        .map(|qi| brute(&c, &scorer, qi % scopes, qs.row(qi), now))
+        .collect();
     for (mode, plan) in modes {
         if plan.whole_records && (n, scopes) != (100_000, 1) {
             continue;
