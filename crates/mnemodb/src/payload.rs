@@ -164,10 +164,14 @@ pub fn fuzz_decode_roundtrip(bytes: &[u8]) {
     if let Ok(ops) = decode(bytes, 0)
         && let Ok(again) = encode(&ops)
     {
-        // Canonical: a decoded payload re-encodes byte for byte, unless the metadata codec
-        // normalises (then the re-encoding must decode to the same ops).
+        // Canonical: a decoded payload re-encodes byte for byte, unless an encoder
+        // normalises (the metadata codec; a collection spec written before a field
+        // existed gains it): then the normal form is stable, decoding and re-encoding to
+        // the same bytes. Compared as bytes, not as ops: a NaN in a vector is a valid
+        // payload value and is not equal to itself.
         if again != bytes {
-            assert_eq!(decode(&again, 0).ok(), Some(ops), "payload round trip");
+            let normal = decode(&again, 0).ok().and_then(|ops| encode(&ops).ok());
+            assert_eq!(normal.as_deref(), Some(&again[..]), "payload round trip");
         }
     }
 }
