@@ -735,17 +735,25 @@ impl Base {
         self.docs.of(&self.bytes).get(a..b).unwrap_or_default()
     }
 
+    /// A decoder at the start of `internal`'s record (`None` when it is not live), with
+    /// offsets relative to the file.
+    fn record_decoder(&self, internal: u32) -> Option<Decoder<'_>> {
+        let raw = self.raw_record(internal);
+        if raw.is_empty() {
+            return None;
+        }
+        let at = raw.as_ptr() as usize - self.bytes.as_ptr() as usize;
+        Some(Decoder::new(raw, at as u64, &self.file))
+    }
+
     /// Decode the record of `internal` (`None` when it is not live).
     pub(crate) fn decode_record(
         &self,
         internal: u32,
     ) -> std::result::Result<Option<Record>, FormatError> {
-        let raw = self.raw_record(internal);
-        if raw.is_empty() {
+        let Some(mut d) = self.record_decoder(internal) else {
             return Ok(None);
-        }
-        let at = raw.as_ptr() as usize - self.bytes.as_ptr() as usize;
-        let mut d = Decoder::new(raw, at as u64, &self.file);
+        };
         let external = ExternalId::decode(&mut d)?;
         let doc = read_document(&mut d)?;
         d.finish("checkpoint record")?;
@@ -775,12 +783,7 @@ impl Base {
         if let Some(r) = self.cached(internal) {
             return Some((r.external.clone(), crate::value::project(&r.doc, fields)));
         }
-        let raw = self.raw_record(internal);
-        if raw.is_empty() {
-            return None;
-        }
-        let at = raw.as_ptr() as usize - self.bytes.as_ptr() as usize;
-        let mut d = Decoder::new(raw, at as u64, &self.file);
+        let mut d = self.record_decoder(internal)?;
         let external = ExternalId::decode(&mut d).ok()?;
         let doc = read_document_fields(&mut d, fields).ok()?;
         d.finish("checkpoint record").ok()?;
@@ -792,12 +795,7 @@ impl Base {
         if let Some(r) = self.cached(internal) {
             return Some(r.external.clone());
         }
-        let raw = self.raw_record(internal);
-        if raw.is_empty() {
-            return None;
-        }
-        let at = raw.as_ptr() as usize - self.bytes.as_ptr() as usize;
-        ExternalId::decode(&mut Decoder::new(raw, at as u64, &self.file)).ok()
+        ExternalId::decode(&mut self.record_decoder(internal)?).ok()
     }
 
     /// The record of `internal`, decoded once and cached; `None` when it is not live or
